@@ -1,0 +1,34 @@
+/* semiseg command-line entry. */
+#include "kernels/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ss_cmd_demo(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: semiseg <command> [options]\n\n"
+               "commands:\n"
+               "  demo      tiny synthetic training on the CPU reference ops (prints a falling loss)\n"
+               "  help      this text\n\n"
+               "Run `semiseg <command> --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "demo"))
+        return ss_cmd_demo(argc - 1, argv + 1);
+    fprintf(stderr, "semiseg: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,4 @@
+/* dropout ops: not implemented yet (placeholder descriptors). */
+#include "../op.h"
+
+const ss_op_desc ss_desc_dropout = {.name = "dropout"};
