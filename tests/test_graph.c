@@ -285,6 +285,30 @@ START_TEST(test_runtime_error_names_node)
 }
 END_TEST
 
+/* Timing counts every executed node; inputs and labels get no gradient. */
+START_TEST(test_timing_and_grad_roles)
+{
+    net n;
+    build_net(&n, 1);
+    TU_OK(graph_backward(n.g, n.loss));
+    ck_assert_int_eq(graph_grad(n.g, n.x), -1);
+    ck_assert_int_eq(graph_grad(n.g, n.lab), -1);
+    ck_assert_int_ge(graph_grad(n.g, n.w1), 0);
+    TU_OK(graph_plan(n.g, ss_backend_cpu(), SS_PLAN_QUIET | SS_PLAN_TIMING, NULL));
+    fill_net(&n, 4);
+    run_loss(&n);
+    run_loss(&n);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    graph_print_timing(n.g, f);
+    fclose(f);
+    ck_assert_msg(strstr(buf, "conv") && strstr(buf, "bwd") && strstr(buf, "ce"), "%s", buf);
+    free(buf);
+    graph_free(n.g);
+}
+END_TEST
+
 Suite *suite_graph(void)
 {
     Suite *s = suite_create("graph");
@@ -296,6 +320,7 @@ Suite *suite_graph(void)
     tcase_add_test(tc, test_net_gradient_fd);
     tcase_add_test(tc, test_construction_errors);
     tcase_add_test(tc, test_runtime_error_names_node);
+    tcase_add_test(tc, test_timing_and_grad_roles);
     suite_add_tcase(s, tc);
     return s;
 }

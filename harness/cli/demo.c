@@ -107,7 +107,7 @@ int ss_cmd_demo(int argc, char **argv)
     if (sgd_init(&opt, g, 0.05f, 0.9f, 1e-4f))
         goto fail;
     float *img = malloc(sizeof(float) * DN * DS * DS), *lb = malloc(sizeof(float) * DN * DS * DS);
-    double first = 0, avg = 0;
+    double first = 0, last = 0, avg = 0;
     for (int it = 0; it < iters; it++) {
         make_batch(img, lb, seed, (uint64_t)it);
         float l;
@@ -123,6 +123,7 @@ int ss_cmd_demo(int argc, char **argv)
             printf("iter %4d  loss %.4f\n", it + 1, avg / cnt);
             if (it + 1 == 10 || iters < 10)
                 first = avg / cnt;
+            last = avg / cnt;
             avg = 0;
         }
         if (it == 0)
@@ -130,7 +131,10 @@ int ss_cmd_demo(int argc, char **argv)
     }
     free(img);
     free(lb);
-    printf("demo: loss went from %.4f (first 10 iterations) to the last value above\n", first);
+    printf("demo: mean loss %.4f over the first 10 iterations, %.4f over the last %d\n", first, last,
+           iters % 10 ? iters % 10 : 10);
+    if (!(last < first))
+        fprintf(stderr, "demo: warning: the loss did not fall\n");
     rc = 0;
 fail:
     if (rc)
