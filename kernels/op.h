@@ -1,4 +1,3 @@
-/* HELPER: read /work/main/HELPERS-READ-FIRST.md first (build dirs, test rules, no git commits). */
 /* The op interface: one enum of op kinds, and per kind a descriptor with its
  * shape rule, CPU reference forward/backward, optional fast CPU paths, and
  * FLOP/byte counts. Kernels see only raw float pointers and shapes (ss_op_args);

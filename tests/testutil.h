@@ -1,4 +1,3 @@
-/* HELPER: read /work/main/HELPERS-READ-FIRST.md first (build dirs, test rules, no git commits). */
 /* Shared test helpers: deterministic random data, comparisons with stated
  * tolerances, and an op harness that runs a kernel's reference forward and
  * checks its backward against central finite differences. */
