@@ -30,6 +30,9 @@ void graph_free(ss_graph *g);
 
 /* First construction error (NULL when none). */
 const char *graph_error(const ss_graph *g);
+/* Records a construction error (the first one wins) and returns -1; for
+ * builders layered on the constructors. */
+int graph_seterr(ss_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Leaf tensors. Names must be unique (they become checkpoint keys). */
 int g_param(ss_graph *g, const char *name, ss_shape s);

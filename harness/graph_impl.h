@@ -66,7 +66,6 @@ struct ss_graph {
 float *graph_ptr(const ss_graph *g, int t);
 int graph_root(const ss_graph *g, int t);
 int graph_is_planned_role(int role);
-int graph_seterr(ss_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int graph_new_tensor(ss_graph *g, const char *name, ss_shape s, int role);
 int graph_new_node(ss_graph *g);
 /* Fills args for node i (forward or backward) with shapes/params and, when
