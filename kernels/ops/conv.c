@@ -270,8 +270,10 @@ static int deconv_infer(const int *ip, const float *fp, int n_in, const ss_shape
 
 /* ---- kernels ------------------------------------------------------------ */
 
-/* CONV: S = y (channels Co), B = x (channels Ci), W[co,ci]. */
-static geom conv_geom(const ss_op_args *a, const ss_shape *ys)
+/* CONV: S = y (channels Co), B = x (channels Ci), W[co,ci].
+ * DECONV (transposed = 1): S = x (channels Ci), B = y (channels Co), W[ci,co];
+ * the roles of input and output extents swap. */
+static geom conv_geom_any(const ss_op_args *a, const ss_shape *ys, int transposed)
 {
     geom g;
     const ss_shape *x = &a->xs[0], *w = &a->xs[1];
@@ -279,8 +281,8 @@ static geom conv_geom(const ss_op_args *a, const ss_shape *ys)
     g.A = w->d[0];
     g.B = w->d[1];
     for (int j = 0; j < 3; j++) {
-        g.I[j] = x->d[2 + j];
-        g.O[j] = ys->d[2 + j];
+        g.I[j] = (transposed ? ys : x)->d[2 + j];
+        g.O[j] = (transposed ? x : ys)->d[2 + j];
         g.k[j] = w->d[2 + j];
         g.s[j] = a->ip[j];
         g.p[j] = a->ip[3 + j];
@@ -291,26 +293,8 @@ static geom conv_geom(const ss_op_args *a, const ss_shape *ys)
     return g;
 }
 
-/* DECONV: S = x (channels Ci), B = y (channels Co), W[ci,co]. */
-static geom deconv_geom(const ss_op_args *a, const ss_shape *ys)
-{
-    geom g;
-    const ss_shape *x = &a->xs[0], *w = &a->xs[1];
-    g.N = x->d[0];
-    g.A = w->d[0];
-    g.B = w->d[1];
-    for (int j = 0; j < 3; j++) {
-        g.O[j] = x->d[2 + j];
-        g.I[j] = ys->d[2 + j];
-        g.k[j] = w->d[2 + j];
-        g.s[j] = a->ip[j];
-        g.p[j] = a->ip[3 + j];
-    }
-    int64_t K = vol3(g.k);
-    g.sa = g.B * K;
-    g.sb = K;
-    return g;
-}
+static geom conv_geom(const ss_op_args *a, const ss_shape *ys) { return conv_geom_any(a, ys, 0); }
+static geom deconv_geom(const ss_op_args *a, const ss_shape *ys) { return conv_geom_any(a, ys, 1); }
 
 static int conv_fwd(const ss_op_args *a)
 {
