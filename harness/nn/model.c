@@ -88,8 +88,10 @@ int ss_model_build(ss_nn *m, const ss_model_cfg *cfg, int x, ss_model_out *out)
         return ss_seterr("model: unknown model '%s'", cfg->name ? cfg->name : "(null)");
     if (cfg->classes < 1 || cfg->in_ch < 1)
         return ss_seterr("model %s: classes and in_ch must be >= 1", i->name);
-    if (i->build(m, cfg, x, out) < 0 || graph_error(m->g))
-        return ss_seterr("model %s: %s", i->name,
-                         graph_error(m->g) ? graph_error(m->g) : semiseg_error());
+    if (i->build(m, cfg, x, out) < 0 || graph_error(m->g)) {
+        char msg[768]; /* copy: the thread-local message is also the destination */
+        snprintf(msg, sizeof msg, "%s", graph_error(m->g) ? graph_error(m->g) : semiseg_error());
+        return ss_seterr("model %s: %s", i->name, msg);
+    }
     return SS_OK;
 }
