@@ -1,7 +1,6 @@
 #include "optim_sgd.h"
 
 #include "kernels/error.h"
-#include "kernels/rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,18 +72,4 @@ void sgd_free(ss_sgd *o)
     free(o->wbuf);
     free(o->gbuf);
     memset(o, 0, sizeof *o);
-}
-
-int graph_init_uniform(ss_graph *g, int t, float bound, uint64_t seed, uint32_t stream)
-{
-    ss_shape s = graph_shape(g, t);
-    size_t n = (size_t)ss_numel(&s);
-    float *buf = malloc(n * sizeof(float));
-    if (!buf)
-        return ss_seterr("init: out of memory");
-    for (size_t i = 0; i < n; i++)
-        buf[i] = bound * (2.f * ss_rng_uniform(seed, stream, 0, i) - 1.f);
-    int rc = graph_upload(g, t, buf);
-    free(buf);
-    return rc;
 }

@@ -20,7 +20,4 @@ int sgd_init(ss_sgd *o, ss_graph *g, float lr, float momentum, float weight_deca
 int sgd_step(ss_sgd *o);
 void sgd_free(ss_sgd *o);
 
-/* Fills t with uniform values in [-bound, bound) from Philox (seed, stream). */
-int graph_init_uniform(ss_graph *g, int t, float bound, uint64_t seed, uint32_t stream);
-
 #endif

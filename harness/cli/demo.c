@@ -2,6 +2,7 @@
  * (discs in noise; conv-BN-ReLU x2, 1x1 head, cross-entropy, SGD) that prints a
  * falling loss. Later the demo runs a real method on a synthetic dataset. */
 #include "harness/graph.h"
+#include "harness/nn/nn.h"
 #include "harness/optim_sgd.h"
 #include "kernels/error.h"
 #include "kernels/rng.h"
@@ -31,23 +32,12 @@ static void make_batch(float *img, float *lab, uint64_t seed, uint64_t it)
     }
 }
 
-static int block(ss_graph *g, int x, int cin, int cout, const char *name, int k)
+/* conv k x k (bias) -> BN -> ReLU, named like a PyTorch Sequential. */
+static int block(ss_nn *m, int x, int cin, int cout, const char *name, int k)
 {
-    char nm[64];
-    int pad[3] = {0, k / 2, k / 2}, one[3] = {1, 1, 1};
-    snprintf(nm, sizeof nm, "%s.conv.weight", name);
-    int w = g_param(g, nm, ss_shape5(cout, cin, 1, k, k));
-    snprintf(nm, sizeof nm, "%s.conv.bias", name);
-    int b = g_param(g, nm, ss_shape5(cout, 1, 1, 1, 1));
-    snprintf(nm, sizeof nm, "%s.bn.weight", name);
-    int ga = g_param(g, nm, ss_shape5(cout, 1, 1, 1, 1));
-    snprintf(nm, sizeof nm, "%s.bn.bias", name);
-    int be = g_param(g, nm, ss_shape5(cout, 1, 1, 1, 1));
-    snprintf(nm, sizeof nm, "%s.bn.running_mean", name);
-    int rm = g_buffer(g, nm, ss_shape5(cout, 1, 1, 1, 1), 0.f);
-    snprintf(nm, sizeof nm, "%s.bn.running_var", name);
-    int rv = g_buffer(g, nm, ss_shape5(cout, 1, 1, 1, 1), 1.f);
-    return g_relu(g, g_bn_train(g, g_conv(g, x, w, b, one, pad), ga, be, rm, rv, 0.1f, 1e-5f));
+    int kk[3] = {1, k, k}, pad[3] = {0, k / 2, k / 2}, one[3] = {1, 1, 1};
+    int h = nn_conv(m, nn_name("%s.conv.0", name), x, cin, cout, kk, one, pad, 1, 1);
+    return g_relu(m->g, nn_bn(m, nn_name("%s.conv.1", name), h, cout));
 }
 
 int ss_cmd_demo(int argc, char **argv)
@@ -73,37 +63,23 @@ int ss_cmd_demo(int argc, char **argv)
         return 2;
     }
     ss_graph *g = graph_new();
+    ss_nn m;
+    nn_begin(&m, g, 1, seed);
     int x = g_input(g, "image", ss_shape5(DN, 1, 1, DS, DS));
     int lab = g_input(g, "label", ss_shape5(DN, 1, 1, DS, DS));
-    int h = block(g, x, 1, DC, "block1", 3);
-    h = block(g, h, DC, DC, "block2", 3);
+    int h = block(&m, x, 1, DC, "block1", 3);
+    h = block(&m, h, DC, DC, "block2", 3);
     int one[3] = {1, 1, 1}, zero[3] = {0, 0, 0};
-    int wo = g_param(g, "out_conv.weight", ss_shape5(2, DC, 1, 1, 1));
-    int bo = g_param(g, "out_conv.bias", ss_shape5(2, 1, 1, 1, 1));
-    int loss = g_ce(g, g_conv(g, h, wo, bo, one, zero), lab, -100);
+    int logits = nn_conv(&m, "out_conv", h, DC, 2, one, one, zero, 1, 1);
+    int loss = g_ce(g, logits, lab, -100);
     graph_keep(g, loss);
     ss_sgd opt = {0};
     int rc = 1;
     if (graph_backward(g, loss) || graph_plan(g, ss_backend_default(), 0, stdout))
         goto fail;
-    /* fan-in scaled uniform init; BN gamma 1, beta 0 */
-    for (int t = 0, k = 0; t < graph_n_tensors(g); t++) {
-        if (graph_role(g, t) != SS_ROLE_PARAM)
-            continue;
-        ss_shape s = graph_shape(g, t);
-        const char *nm = graph_name(g, t);
-        if (strstr(nm, ".bn.")) {
-            float v[DC];
-            for (int c = 0; c < DC; c++)
-                v[c] = strstr(nm, "weight") ? 1.f : 0.f;
-            if (graph_upload(g, t, v))
-                goto fail;
-        } else {
-            int fan_in = s.d[1] * s.d[2] * s.d[3] * s.d[4];
-            if (graph_init_uniform(g, t, 1.f / sqrtf((float)fan_in), seed, (uint32_t)k++))
-                goto fail;
-        }
-    }
+    /* PyTorch's default init (kaiming-uniform, BN 1/0) from Philox keyed by the seed */
+    if (nn_init_params(&m))
+        goto fail;
     if (sgd_init(&opt, g, 0.05f, 0.9f, 1e-4f))
         goto fail;
     float *img = malloc(sizeof(float) * DN * DS * DS), *lb = malloc(sizeof(float) * DN * DS * DS);
@@ -140,6 +116,7 @@ fail:
     if (rc)
         fprintf(stderr, "demo: %s\n", semiseg_error());
     sgd_free(&opt);
+    nn_end(&m);
     graph_free(g);
     return rc;
 }
