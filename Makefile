@@ -10,13 +10,13 @@ NVCC     ?= $(CUDA_HOME)/bin/nvcc
 OPT      ?= -O2
 SAN      ?=
 
-PKGS     := hdf5 check
+PKGS     := hdf5 check libpng libjpeg inih libcjson openblas zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_POSIX_C_SOURCE=200809L \
             -I. $(PKG_CFLAGS) $(SAN)
-LDLIBS   += $(PKG_LIBS) -fopenmp -lm $(SAN)
+LDLIBS   += $(PKG_LIBS) -ldnnl -lnifti2 -lznz -lteem -lpthread -fopenmp -lm $(SAN)
 
 # ---- CUDA detection -------------------------------------------------------
 CUDA_FOUND := $(shell test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h && echo 1)
@@ -31,7 +31,8 @@ else
   USE_CUDA := $(CUDA_FOUND)
 endif
 
-LIB_SRC := $(wildcard kernels/*.c kernels/ops/*.c kernels/cpu/*.c harness/*.c harness/nn/*.c)
+LIB_SRC := $(wildcard kernels/*.c kernels/ops/*.c kernels/cpu/*.c harness/*.c harness/nn/*.c \
+                      datasets/*.c methods/*.c baselines/*.c reports/*.c)
 CLI_SRC := $(wildcard harness/cli/*.c)
 CU_SRC  := $(wildcard kernels/cuda/*.cu)
 TEST_SRC := $(wildcard tests/test_*.c)
