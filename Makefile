@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_POSIX_C_SOURCE=200809L \
-            -I. $(PKG_CFLAGS) $(SAN)
+            -I. $(PKG_CFLAGS) -I/usr/include/nifti $(SAN)
 LDLIBS   += $(PKG_LIBS) -ldnnl -lnifti2 -lznz -lteem -lpthread -fopenmp -lm $(SAN)
 
 # ---- CUDA detection -------------------------------------------------------
