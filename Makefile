@@ -54,6 +54,11 @@ LIB := $(BUILD)/libsemiseg.a
 BIN := $(BUILD)/semiseg
 TESTBIN := $(BUILD)/tests/semiseg_tests
 DEPS_STAMP := $(BUILD)/.deps-ok
+# Objects depend on the CUDA setting, so switching CUDA= within one BUILD dir
+# rebuilds them (the stamp changes only when the setting does).
+CUDA_STAMP := $(BUILD)/.cuda-setting
+$(shell mkdir -p $(BUILD) && (echo 'USE_CUDA=$(USE_CUDA)' | cmp -s - $(CUDA_STAMP) || \
+        echo 'USE_CUDA=$(USE_CUDA)' > $(CUDA_STAMP)))
 
 .PHONY: all deps test asan demo clean
 all: $(BIN)
@@ -63,11 +68,11 @@ $(DEPS_STAMP): ci/deps.sh
 	@sh ci/deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c $(CUDA_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/%.o: %.cu | $(DEPS_STAMP)
+$(BUILD)/%.o: %.cu $(CUDA_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
@@ -94,6 +99,11 @@ $(TESTBIN): $(TEST_OBJ) $(LIB)
 # SUITE=name runs one suite.
 test: $(TESTBIN) $(BIN)
 	$(if $(SUITE),CK_RUN_SUITE=$(SUITE)) $(abspath $(TESTBIN))
+
+# Only the CUDA suite (GPU tests print a SKIP line each without a device).
+.PHONY: test-cuda
+test-cuda: $(TESTBIN)
+	CK_RUN_SUITE=cuda $(abspath $(TESTBIN))
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CUDA=0 test

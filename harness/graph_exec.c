@@ -76,19 +76,31 @@ int graph_run(ss_graph *g)
             ss_op_args a;
             graph_node_args(g, i, &a, 1);
             double t0 = 0;
-            if (timing) {
+            if (b->node_begin) {
+                char label[64];
+                snprintf(label, sizeof label, "%d %s%s", i, ss_op_name(n->kind),
+                         n->is_bwd ? " bwd" : "");
+                b->node_begin(label, timing);
+            } else if (timing) {
                 b->sync();
                 t0 = b->now();
             }
-            if (b->run(&a, n->is_bwd, ref) != SS_OK) {
+            int rc = b->run(&a, n->is_bwd, ref);
+            double dt = b->node_end ? b->node_end(timing) : 0;
+            if (rc != SS_OK) {
                 char msg[768];
                 snprintf(msg, sizeof msg, "%s", semiseg_error());
                 return ss_seterr("graph node %d (%s%s): %s", i, ss_op_name(n->kind),
                                  n->is_bwd ? " backward" : "", msg);
             }
+            if (dt < 0)
+                return SS_ERR;
             if (timing) {
-                b->sync();
-                n->seconds += b->now() - t0;
+                if (!b->node_end) {
+                    b->sync();
+                    dt = b->now() - t0;
+                }
+                n->seconds += dt;
                 n->calls++;
             }
         }

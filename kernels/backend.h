@@ -21,6 +21,13 @@ typedef struct ss_backend {
      * reference kernels. */
     int (*run)(const ss_op_args *a, int bwd, int ref);
     double (*now)(void); /* seconds, monotonic, after sync */
+    /* Optional (NULL: not provided). Bracket one graph node: begin opens a
+     * profiler range named label (NVTX on CUDA) and, when timed, starts a
+     * device timer; end closes the range and returns the node's device
+     * seconds when timed (waiting for it), else 0. A negative return is an
+     * error (message in semiseg_error()). */
+    void (*node_begin)(const char *label, int timed);
+    double (*node_end)(int timed);
 } ss_backend;
 
 const ss_backend *ss_backend_cpu(void);
@@ -28,7 +35,8 @@ const ss_backend *ss_backend_cpu(void);
  * (with a reason in semiseg_error()). */
 const ss_backend *ss_backend_cuda(void);
 /* CUDA when usable, else the CPU backend; logs one line to stderr saying which
- * and why the first time it falls back. */
+ * and why the first time it falls back. SS_BACKEND=cpu in the environment
+ * selects the CPU backend. */
 const ss_backend *ss_backend_default(void);
 
 #endif
