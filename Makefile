@@ -111,6 +111,12 @@ asan:
 demo: $(BIN)
 	./$(BIN) demo
 
+# Training-step timings side by side with PyTorch (ci/peers/bench.sh; env
+# BENCH_THREADS, BENCH_ITERS, BENCH_REPEAT).
+.PHONY: bench
+bench: $(BIN)
+	@sh ci/peers/bench.sh $(BIN)
+
 clean:
 	rm -rf $(BUILD) build-asan
 

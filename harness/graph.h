@@ -136,5 +136,19 @@ size_t graph_naive_bytes(const ss_graph *g);
 int graph_check_plan(const ss_graph *g);
 /* Per-node timing table (SS_PLAN_TIMING): seconds summed over runs. */
 void graph_print_timing(const ss_graph *g, FILE *f);
+/* Per-node profile (after graph_plan). kind is the op kind; view nodes
+ * (reshapes) report kind 0 and no cost. flops: the op's forward count, twice
+ * that for a gradient node (an estimate: most backward passes do two
+ * forward-sized products). seconds/calls accumulate while SS_PLAN_TIMING is on. */
+typedef struct ss_node_stat {
+    int kind, is_bwd;
+    double flops, seconds;
+    long calls;
+} ss_node_stat;
+int graph_node_stat(const ss_graph *g, int i, ss_node_stat *out);
+/* Sum of the nodes' flops (as above) for one run of the graph. */
+double graph_flops(const ss_graph *g);
+/* Zeroes the accumulated per-node seconds and call counts. */
+void graph_reset_timing(ss_graph *g);
 
 #endif

@@ -158,3 +158,42 @@ void graph_print_timing(const ss_graph *g, FILE *f)
                 total > 0 ? 100.0 * n->seconds / total : 0.0);
     }
 }
+
+int graph_node_stat(const ss_graph *g, int i, ss_node_stat *out)
+{
+    if (i < 0 || i >= g->nn)
+        return ss_seterr("graph_node_stat: node %d out of range (graph has %d)", i, g->nn);
+    const ss_gnode *n = &g->n[i];
+    memset(out, 0, sizeof *out);
+    if (n->kind == SS_NODE_VIEW)
+        return SS_OK;
+    out->kind = n->kind;
+    out->is_bwd = n->is_bwd;
+    out->seconds = n->seconds;
+    out->calls = n->calls;
+    const ss_op_desc *d = ss_op_get(n->kind);
+    if (d && d->flops) {
+        ss_op_args a;
+        graph_node_args(g, i, &a, 0);
+        out->flops = (n->is_bwd ? 2.0 : 1.0) * d->flops(&a);
+    }
+    return SS_OK;
+}
+
+double graph_flops(const ss_graph *g)
+{
+    double f = 0;
+    ss_node_stat st;
+    for (int i = 0; i < g->nn; i++)
+        if (graph_node_stat(g, i, &st) == SS_OK)
+            f += st.flops;
+    return f;
+}
+
+void graph_reset_timing(ss_graph *g)
+{
+    for (int i = 0; i < g->nn; i++) {
+        g->n[i].seconds = 0;
+        g->n[i].calls = 0;
+    }
+}

@@ -19,6 +19,9 @@
  * checked tensors are stored as a sample at generated indices plus two
  * full-tensor sums (sum t^2 and a random projection sum t_i P_i).
  *
+ * The graphs run on the reference kernels (SS_PLAN_REF), the definition of
+ * correct; the fast CPU paths are checked against them in test_fastpath.
+ *
  * Tolerances, for every checked tensor (sample or full):
  *   NMSE = sum (got - want)^2 / sum want^2 <= 1e-10 over the stored elements;
  *   |got - want| <= 1e-5 * rms(want) + 1e-4 |want| for every stored element;
@@ -558,7 +561,7 @@ static void run_graph(const fixture *fx, int train, worst *w)
             if (m.e[i].is_param)
                 graph_keep(g, graph_grad(g, m.e[i].t));
     }
-    ck_assert_msg(graph_plan(g, ss_backend_cpu(), SS_PLAN_QUIET, NULL) == SS_OK,
+    ck_assert_msg(graph_plan(g, ss_backend_cpu(), SS_PLAN_QUIET | SS_PLAN_REF, NULL) == SS_OK,
                   "models_golden %s: plan: %s", fx->model, semiseg_error());
     upload_weights(fx, &m);
     size_t nx = (size_t)ss_numel(&xs);

@@ -1,6 +1,7 @@
 /* Elementwise activations: ReLU, LeakyReLU, PReLU (one slope or one per
  * channel), sigmoid and tanh, with PyTorch's gradients (at x == 0 ReLU-type
  * ops take the negative-side branch). */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -271,6 +272,8 @@ const ss_op_desc ss_desc_relu = {
     .infer = relu_infer,
     .fwd = relu_fwd,
     .bwd = relu_bwd,
+    .fwd_fast = ss_cpu_relu_fwd,
+    .bwd_fast = ss_cpu_relu_bwd,
     .flops = flops1,
     .bytes = ss_op_bytes_default,
     .diff_mask = 0x1,
@@ -283,6 +286,8 @@ const ss_op_desc ss_desc_leaky_relu = {
     .infer = leaky_relu_infer,
     .fwd = leaky_relu_fwd,
     .bwd = leaky_relu_bwd,
+    .fwd_fast = ss_cpu_leaky_relu_fwd,
+    .bwd_fast = ss_cpu_leaky_relu_bwd,
     .flops = flops2,
     .bytes = ss_op_bytes_default,
     .diff_mask = 0x1,

@@ -6,6 +6,7 @@
  * Division follows IEEE 754 and is not an error: x/0 gives +-inf, 0/0 gives
  * NaN (forward and backward alike), as PyTorch does. Callers that can divide
  * by zero add their own epsilon. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -164,6 +165,8 @@ static double bin_flops(const ss_op_args *a) { return (double)ss_numel(&a->ys[0]
         .infer = op##_infer,                                                                   \
         .fwd = bin_fwd,                                                                        \
         .bwd = bin_bwd,                                                                        \
+        .fwd_fast = ss_cpu_binary_fwd,                                                         \
+        .bwd_fast = ss_cpu_binary_bwd,                                                         \
         .flops = bin_flops,                                                                    \
         .bytes = ss_op_bytes_default,                                                          \
         .diff_mask = 3u,                                                                       \

@@ -11,6 +11,7 @@
  * CONV: S = y, B = x, W = w[co,ci]. DECONV: S = x, B = y, W = w[ci,co].
  * Every output is summed in double by one thread in a fixed order, so results
  * do not depend on the thread count. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -364,6 +365,9 @@ const ss_op_desc ss_desc_conv = {
     .infer = conv_infer,
     .fwd = conv_fwd,
     .bwd = conv_bwd,
+    .fwd_fast = ss_cpu_conv_fwd,
+    .bwd_fast = ss_cpu_conv_bwd,
+    .ws = ss_cpu_conv_ws,
     .flops = conv_flops,
     .bytes = ss_op_bytes_default,
     .diff_mask = 7u,
@@ -376,6 +380,9 @@ const ss_op_desc ss_desc_deconv = {
     .infer = deconv_infer,
     .fwd = deconv_fwd,
     .bwd = deconv_bwd,
+    .fwd_fast = ss_cpu_deconv_fwd,
+    .bwd_fast = ss_cpu_deconv_bwd,
+    .ws = ss_cpu_conv_ws,
     .flops = deconv_flops,
     .bytes = ss_op_bytes_default,
     .diff_mask = 7u,

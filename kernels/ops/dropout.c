@@ -4,6 +4,7 @@
  * (e = n*C + c), dropping whole channels as PyTorch's Dropout3d/Dropout2d.
  * The backward regenerates the same mask, so nothing is stored; p == 1 gives
  * zeros (x * 0, so a non-finite x still gives NaN, as in PyTorch). The CUDA twin must use the same rule and the same float scale. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 #include "../rng.h"
@@ -78,6 +79,8 @@ const ss_op_desc ss_desc_dropout = {
     .infer = dropout_infer,
     .fwd = dropout_fwd,
     .bwd = dropout_bwd,
+    .fwd_fast = ss_cpu_dropout_fwd,
+    .bwd_fast = ss_cpu_dropout_bwd,
     .flops = dropout_flops,
     .bytes = ss_op_bytes_default,
     .diff_mask = 0x1,

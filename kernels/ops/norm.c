@@ -2,6 +2,7 @@
  * group norm, as PyTorch defines them. Statistics use the biased variance and
  * are accumulated in double; training-mode batch norm also updates the running
  * mean and (unbiased) running variance in place. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -426,6 +427,8 @@ const ss_op_desc ss_desc_bn_train = {
     .infer = bn_train_infer,
     .fwd = bn_train_fwd,
     .bwd = bn_train_bwd,
+    .fwd_fast = ss_cpu_bn_train_fwd,
+    .bwd_fast = ss_cpu_bn_train_bwd,
     .ws = bn_train_ws,
     .flops = flops8,
     .bytes = ss_op_bytes_default,
@@ -439,6 +442,7 @@ const ss_op_desc ss_desc_bn_eval = {
     .infer = bn_eval_infer,
     .fwd = bn_eval_fwd,
     .bwd = bn_eval_bwd,
+    .fwd_fast = ss_cpu_bn_eval_fwd,
     .flops = bn_eval_flops,
     .bytes = ss_op_bytes_default,
     .diff_mask = 0x7,

@@ -6,6 +6,7 @@
  * in (d, h, w) scan order; a NaN in a window is the maximum (first NaN wins).
  * Backward passes gather per input element and sum in double, so results do
  * not depend on the thread count. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -269,6 +270,8 @@ const ss_op_desc ss_desc_maxpool = {
     .infer = maxpool_infer,
     .fwd = maxpool_fwd,
     .bwd = maxpool_bwd,
+    .fwd_fast = ss_cpu_maxpool_fwd,
+    .bwd_fast = ss_cpu_maxpool_bwd,
     .ws = maxpool_ws,
     .flops = pool_flops,
     .bytes = ss_op_bytes_default,

@@ -8,6 +8,7 @@
  *      out the D axis is the identity, so this is bilinear.
  * The per-axis tables live in the workspace. Backward gathers per input
  * element in double, so results do not depend on the thread count. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -246,6 +247,8 @@ const ss_op_desc ss_desc_upsample = {
     .infer = up_infer,
     .fwd = up_fwd,
     .bwd = up_bwd,
+    .fwd_fast = ss_cpu_upsample_fwd,
+    .bwd_fast = ss_cpu_upsample_bwd,
     .ws = up_ws,
     .flops = up_flops,
     .bytes = ss_op_bytes_default,

@@ -1,0 +1,58 @@
+/* Fast CPU paths of the ops (oneDNN convolutions; threaded element-wise,
+ * batch-norm, dropout, pooling and upsampling kernels). Each one computes what the
+ * op's reference kernel in kernels/ops/ computes, within the tolerances stated
+ * in tests/test_fastpath.c, and falls back to the reference for shapes it does
+ * not cover. Op descriptors point their fwd_fast / bwd_fast / ws fields here. */
+#ifndef SS_CPU_FAST_H
+#define SS_CPU_FAST_H
+
+#include "../op.h"
+
+/* CONV and DECONV through oneDNN (primitives cached per shape; reorders between
+ * the plain NCDHW tensors and the blocked layouts oneDNN prefers go through the
+ * op's workspace, so a planned step allocates nothing; 1x1x1 convolutions are
+ * plain-layout GEMMs through dnnl_sgemm). Thread-safe; one execution of a
+ * given shape at a time. */
+int ss_cpu_conv_fwd(const ss_op_args *a);
+int ss_cpu_conv_bwd(const ss_op_args *a);
+int ss_cpu_deconv_fwd(const ss_op_args *a);
+int ss_cpu_deconv_bwd(const ss_op_args *a);
+size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd);
+/* Layout oneDNN convolutions use: 0 = let oneDNN choose (blocked, default),
+ * 1 = plain NCDHW (no reorders). Initialised from SEMISEG_CONV_LAYOUT=plain. */
+void ss_cpu_conv_set_layout(int plain);
+/* Number of oneDNN primitive executions so far (tests check the fast path ran). */
+long ss_cpu_conv_dnnl_calls(void);
+/* Frees every cached primitive (tests; the cache is rebuilt on demand). */
+void ss_cpu_conv_cache_clear(void);
+
+/* Batch norm (training: batch statistics + running-stat update; evaluation). */
+int ss_cpu_bn_train_fwd(const ss_op_args *a);
+int ss_cpu_bn_train_bwd(const ss_op_args *a);
+int ss_cpu_bn_eval_fwd(const ss_op_args *a);
+
+/* ReLU. */
+int ss_cpu_relu_fwd(const ss_op_args *a);
+int ss_cpu_relu_bwd(const ss_op_args *a);
+
+/* Leaky ReLU. */
+int ss_cpu_leaky_relu_fwd(const ss_op_args *a);
+int ss_cpu_leaky_relu_bwd(const ss_op_args *a);
+
+/* Element-wise dropout (mode 0); channel mode uses the reference. */
+int ss_cpu_dropout_fwd(const ss_op_args *a);
+int ss_cpu_dropout_bwd(const ss_op_args *a);
+
+/* UPSAMPLE (nearest and linear), forward and backward. */
+int ss_cpu_upsample_fwd(const ss_op_args *a);
+int ss_cpu_upsample_bwd(const ss_op_args *a);
+
+/* MAXPOOL with kernel == stride and no padding; others use the reference. */
+int ss_cpu_maxpool_fwd(const ss_op_args *a);
+int ss_cpu_maxpool_bwd(const ss_op_args *a);
+
+/* ADD / SUB / MUL of equal shapes; broadcasts and DIV use the reference. */
+int ss_cpu_binary_fwd(const ss_op_args *a);
+int ss_cpu_binary_bwd(const ss_op_args *a);
+
+#endif

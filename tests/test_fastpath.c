@@ -1,0 +1,602 @@
+/* Fast CPU paths against the CPU reference kernels: the same op call is run
+ * through the reference (ref = 1) and the dispatched fast path (ref = 0) on
+ * random odd shapes, forward and backward, and compared element-wise with the
+ * tolerance stated per family; the fast convolution must actually have run
+ * through oneDNN, and repeating a call must give bit-identical results. */
+#include "harness/graph.h"
+#include "harness/nn/model.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_fast.h"
+#include "kernels/error.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fcase {
+    opc o;
+    float *save[SS_MAX_IN]; /* pristine inputs (BN_TRAIN updates running stats) */
+    float *gy;
+    unsigned mask;
+} fcase;
+
+static void fc_init(fcase *c, int kind, const int *ip, int nip, const float *fp, int nfp, int n_in,
+                    const ss_shape *xs, unsigned mask, uint64_t seed)
+{
+    memset(c, 0, sizeof *c);
+    TU_OK(opc_init(&c->o, kind, ip, nip, fp, nfp, n_in, xs));
+    opc_randomize(&c->o, -1.f, 1.f, seed);
+    for (int i = 0; i < n_in; i++) {
+        size_t n = (size_t)ss_numel(&xs[i]);
+        c->save[i] = tu_alloc(n);
+        memcpy(c->save[i], c->o.x[i], n * sizeof(float));
+    }
+    size_t ny = (size_t)ss_numel(&c->o.ys[0]);
+    c->gy = tu_alloc(ny);
+    tu_fill_uniform(c->gy, ny, -1.f, 1.f, seed + 7777);
+    c->mask = mask;
+}
+
+static void fc_free(fcase *c)
+{
+    for (int i = 0; i < c->o.n_in; i++)
+        free(c->save[i]);
+    free(c->gy);
+    opc_free(&c->o);
+}
+
+static void fc_restore(fcase *c)
+{
+    for (int i = 0; i < c->o.n_in; i++)
+        memcpy(c->o.x[i], c->save[i], (size_t)ss_numel(&c->o.xs[i]) * sizeof(float));
+}
+
+/* One call with a workspace of the size the descriptor asks for. y[k] /
+ * gx[k] receive outputs / input gradients. */
+static void fc_run(fcase *c, int bwd, int ref, float **y, float **gx)
+{
+    ss_op_args a;
+    memset(&a, 0, sizeof a);
+    const opc *o = &c->o;
+    a.kind = o->kind;
+    a.ip = o->ip;
+    a.fp = o->fp;
+    a.n_in = o->n_in;
+    a.n_out = o->n_out;
+    for (int i = 0; i < o->n_in; i++) {
+        a.xs[i] = o->xs[i];
+        a.x[i] = o->x[i];
+    }
+    for (int i = 0; i < o->n_out; i++) {
+        a.ys[i] = o->ys[i];
+        a.y[i] = bwd ? o->y[i] : y[i];
+    }
+    if (bwd) {
+        a.gy[0] = c->gy;
+        for (int i = 0; i < o->n_in; i++)
+            a.gx[i] = (c->mask >> i) & 1 ? gx[i] : NULL;
+    }
+    a.step = o->step;
+    const ss_op_desc *d = ss_op_get(o->kind);
+    size_t ws = d->ws ? d->ws(&a, bwd) : 0;
+    void *buf = ws ? malloc(ws) : NULL;
+    ck_assert(!ws || buf);
+    /* poison: a kernel must not rely on a zeroed workspace */
+    if (buf)
+        memset(buf, 0xff, ws);
+    a.ws = buf;
+    a.ws_size = ws;
+    TU_OK(ss_backend_cpu()->run(&a, bwd, ref));
+    free(buf);
+}
+
+/* Compares fast against reference: forward outputs (and inputs updated in
+ * place), then, when mask != 0, the input gradients given the reference
+ * forward outputs. */
+static void fc_check(fcase *c, double fatol, double frtol, double batol, double brtol)
+{
+    opc *o = &c->o;
+    float *yr[SS_MAX_OUT] = {0}, *yf[SS_MAX_OUT] = {0}, *xin[SS_MAX_IN] = {0};
+    for (int k = 0; k < o->n_out; k++) {
+        yr[k] = tu_alloc((size_t)ss_numel(&o->ys[k]));
+        yf[k] = tu_alloc((size_t)ss_numel(&o->ys[k]));
+    }
+    fc_restore(c);
+    fc_run(c, 0, 0, yf, NULL);
+    for (int i = 0; i < o->n_in; i++) {
+        xin[i] = tu_alloc((size_t)ss_numel(&o->xs[i]));
+        memcpy(xin[i], o->x[i], (size_t)ss_numel(&o->xs[i]) * sizeof(float));
+    }
+    fc_restore(c);
+    fc_run(c, 0, 1, yr, NULL);
+    for (int k = 0; k < o->n_out; k++)
+        TU_ASSERT_CLOSE(yf[k], yr[k], (size_t)ss_numel(&o->ys[k]), fatol, frtol);
+    for (int i = 0; i < o->n_in; i++)
+        TU_ASSERT_CLOSE(xin[i], o->x[i], (size_t)ss_numel(&o->xs[i]), fatol, frtol);
+    if (c->mask) {
+        for (int k = 0; k < o->n_out; k++)
+            memcpy(o->y[k], yr[k], (size_t)ss_numel(&o->ys[k]) * sizeof(float));
+        fc_restore(c);
+        float *gr[SS_MAX_IN] = {0}, *gf[SS_MAX_IN] = {0};
+        for (int i = 0; i < o->n_in; i++)
+            if ((c->mask >> i) & 1) {
+                gr[i] = tu_alloc((size_t)ss_numel(&o->xs[i]));
+                gf[i] = tu_alloc((size_t)ss_numel(&o->xs[i]));
+            }
+        fc_run(c, 1, 1, NULL, gr);
+        fc_run(c, 1, 0, NULL, gf);
+        for (int i = 0; i < o->n_in; i++)
+            if (gr[i]) {
+                TU_ASSERT_CLOSE(gf[i], gr[i], (size_t)ss_numel(&o->xs[i]), batol, brtol);
+                free(gr[i]);
+                free(gf[i]);
+            }
+    }
+    for (int k = 0; k < o->n_out; k++) {
+        free(yr[k]);
+        free(yf[k]);
+    }
+    for (int i = 0; i < o->n_in; i++)
+        free(xin[i]);
+}
+
+/* ---- CONV / DECONV ---------------------------------------------------------
+ * The reference sums in double; oneDNN sums in float in its own order. With
+ * inputs in [-1, 1) the rounding error of a sum of L products is of the order
+ * L * 6e-8, so every output is allowed atol = 1e-6 * L (about 16x that) with L
+ * the longest reduction of the call (Ci*K or Co*K for data, N * voxels for the
+ * weight and bias gradients), plus rtol 1e-5. */
+
+typedef struct ccfg {
+    int deconv, N, Ci, Co;
+    int in[3], k[3], s[3], p[3], op[3];
+    int bias;
+    int expect_dnnl; /* the shape has a oneDNN form */
+} ccfg;
+
+static void conv_case(const ccfg *c, uint64_t seed)
+{
+    int ip[9];
+    for (int j = 0; j < 3; j++) {
+        ip[j] = c->s[j];
+        ip[3 + j] = c->p[j];
+        ip[6 + j] = c->op[j];
+    }
+    ss_shape xs[3] = {ss_shape5(c->N, c->Ci, c->in[0], c->in[1], c->in[2]),
+                      c->deconv ? ss_shape5(c->Ci, c->Co, c->k[0], c->k[1], c->k[2])
+                                : ss_shape5(c->Co, c->Ci, c->k[0], c->k[1], c->k[2]),
+                      ss_shape5(c->Co, 1, 1, 1, 1)};
+    int n_in = c->bias ? 3 : 2;
+    fcase f;
+    fc_init(&f, c->deconv ? SS_OP_DECONV : SS_OP_CONV, ip, c->deconv ? 9 : 6, NULL, 0, n_in, xs,
+            c->bias ? 7u : 3u, seed);
+    double K = (double)c->k[0] * c->k[1] * c->k[2];
+    double L = K * (c->Ci > c->Co ? c->Ci : c->Co);
+    double vx = (double)c->N * ss_spatial(&xs[0]), vy = (double)c->N * ss_spatial(&f.o.ys[0]);
+    if (vx > L)
+        L = vx;
+    if (vy > L)
+        L = vy;
+    long before = ss_cpu_conv_dnnl_calls();
+    fc_check(&f, 1e-6 * L, 1e-5, 1e-6 * L, 1e-5);
+    long ran = ss_cpu_conv_dnnl_calls() - before;
+    if (c->expect_dnnl)
+        ck_assert_msg(ran >= 3, "oneDNN ran %ld primitives, expected forward + 2 backward", ran);
+    else
+        ck_assert_msg(ran == 0, "oneDNN ran for a shape it cannot express");
+    /* also with gx[0] only (the first layer of a net has no input gradient the other way) */
+    fc_free(&f);
+}
+
+static const ccfg g_convs[] = {
+    /* V-Net ConvBlock k3 p1 */
+    {0, 2, 3, 5, {5, 7, 6}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1},
+    /* anisotropic kernel, stride and pad, no bias */
+    {0, 1, 4, 6, {7, 6, 9}, {3, 1, 2}, {2, 1, 2}, {1, 0, 1}, {0, 0, 0}, 0, 1},
+    /* V-Net down k2 s2 */
+    {0, 2, 5, 7, {6, 8, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    /* 1x1x1 head */
+    {0, 2, 17, 2, {3, 5, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    /* 2-D k3 s2 p1 */
+    {0, 3, 3, 4, {1, 9, 11}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {0, 0, 0}, 1, 1},
+    /* 2-D U-Net k3 p1, more channels than one vector */
+    {0, 2, 19, 33, {1, 10, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 1, 1},
+    /* odd input under k2 s2: the last input row is never read (right padding -1) */
+    {0, 1, 2, 3, {5, 5, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 0},
+};
+
+static const ccfg g_deconvs[] = {
+    /* V-Net up k2 s2 */
+    {1, 2, 6, 3, {3, 4, 5}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    /* k3 s2 p1 output padding 1 (right padding 0) */
+    {1, 1, 5, 4, {3, 3, 4}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, 0, 1},
+    /* 2-D U-Net up k2 s2 */
+    {1, 3, 18, 17, {1, 5, 6}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    /* output padding above the padding: no oneDNN form, reference */
+    {1, 1, 2, 3, {2, 3, 3}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, 1, 0},
+};
+
+START_TEST(test_fast_conv)
+{
+    const ccfg *c = &g_convs[_i];
+    conv_case(c, 100 + (uint64_t)_i);
+    ss_cpu_conv_set_layout(1);
+    conv_case(c, 200 + (uint64_t)_i);
+    ss_cpu_conv_set_layout(0);
+}
+END_TEST
+
+START_TEST(test_fast_deconv)
+{
+    const ccfg *c = &g_deconvs[_i];
+    conv_case(c, 300 + (uint64_t)_i);
+    ss_cpu_conv_set_layout(1);
+    conv_case(c, 400 + (uint64_t)_i);
+    ss_cpu_conv_set_layout(0);
+}
+END_TEST
+
+/* Same call twice: bit-identical outputs and gradients. */
+START_TEST(test_fast_conv_deterministic)
+{
+    int ip[6] = {1, 1, 1, 1, 1, 1};
+    ss_shape xs[3] = {ss_shape5(2, 8, 6, 7, 5), ss_shape5(16, 8, 3, 3, 3), ss_shape5(16, 1, 1, 1, 1)};
+    fcase f;
+    fc_init(&f, SS_OP_CONV, ip, 6, NULL, 0, 3, xs, 7u, 9);
+    size_t ny = (size_t)ss_numel(&f.o.ys[0]);
+    float *y1 = tu_alloc(ny), *y2 = tu_alloc(ny), *g1[3], *g2[3];
+    for (int i = 0; i < 3; i++) {
+        g1[i] = tu_alloc((size_t)ss_numel(&xs[i]));
+        g2[i] = tu_alloc((size_t)ss_numel(&xs[i]));
+    }
+    fc_run(&f, 0, 0, &y1, NULL);
+    fc_run(&f, 0, 0, &y2, NULL);
+    ck_assert(memcmp(y1, y2, ny * sizeof(float)) == 0);
+    memcpy(f.o.y[0], y1, ny * sizeof(float));
+    fc_run(&f, 1, 0, NULL, g1);
+    fc_run(&f, 1, 0, NULL, g2);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(memcmp(g1[i], g2[i], (size_t)ss_numel(&xs[i]) * sizeof(float)) == 0);
+        free(g1[i]);
+        free(g2[i]);
+    }
+    free(y1);
+    free(y2);
+    fc_free(&f);
+}
+END_TEST
+
+/* ---- element-wise ------------------------------------------------------------
+ * ReLU and equal-shape ADD / SUB / MUL are one correctly rounded float
+ * operation per element in both paths: results must be identical (atol 0).
+ * Sizes straddle the threading and streaming-store thresholds and are odd so
+ * the vector loops have tails. */
+
+static const int64_t g_sizes[][5] = {{1, 1, 1, 3, 5}, {2, 3, 5, 7, 9}, {3, 5, 17, 31, 35}};
+
+START_TEST(test_fast_relu)
+{
+    const int64_t *d = g_sizes[_i];
+    ss_shape xs = ss_shape5((int)d[0], (int)d[1], (int)d[2], (int)d[3], (int)d[4]);
+    fcase f;
+    fc_init(&f, SS_OP_RELU, NULL, 0, NULL, 0, 1, &xs, 1u, 500 + (uint64_t)_i);
+    f.o.x[0][0] = 0.f; /* the kink: gradient 0 at x = 0 as in the reference */
+    f.save[0][0] = 0.f;
+    fc_check(&f, 0, 0, 0, 0);
+    fc_free(&f);
+}
+END_TEST
+
+START_TEST(test_fast_binary)
+{
+    static const int kinds[] = {SS_OP_ADD, SS_OP_SUB, SS_OP_MUL, SS_OP_DIV};
+    for (int k = 0; k < 4; k++) {
+        const int64_t *d = g_sizes[_i];
+        ss_shape s = ss_shape5((int)d[0], (int)d[1], (int)d[2], (int)d[3], (int)d[4]);
+        ss_shape xs[2] = {s, s};
+        fcase f;
+        fc_init(&f, kinds[k], NULL, 0, NULL, 0, 2, xs, 3u, 600 + (uint64_t)(10 * _i + k));
+        if (kinds[k] == SS_OP_DIV) /* keep the divisor away from 0 */
+            for (int64_t i = 0; i < ss_numel(&s); i++)
+                f.o.x[1][i] = f.save[1][i] = 1.5f + f.save[1][i];
+        fc_check(&f, 0, 0, 0, 0);
+        fc_free(&f);
+        /* a broadcast operand goes to the reference: still identical */
+        ss_shape xb[2] = {s, ss_shape5(1, (int)d[1], 1, 1, 1)};
+        fc_init(&f, kinds[k], NULL, 0, NULL, 0, 2, xb, 3u, 700 + (uint64_t)(10 * _i + k));
+        if (kinds[k] == SS_OP_DIV)
+            for (int i = 0; i < (int)d[1]; i++)
+                f.o.x[1][i] = f.save[1][i] = 1.5f + f.save[1][i];
+        fc_check(&f, 0, 0, 0, 0);
+        fc_free(&f);
+    }
+}
+END_TEST
+
+START_TEST(test_fast_leaky_relu)
+{
+    const int64_t *d = g_sizes[_i];
+    ss_shape xs = ss_shape5((int)d[0], (int)d[1], (int)d[2], (int)d[3], (int)d[4]);
+    float fp[1] = {0.01f};
+    fcase f;
+    fc_init(&f, SS_OP_LEAKY_RELU, NULL, 0, fp, 1, 1, &xs, 1u, 550 + (uint64_t)_i);
+    fc_check(&f, 0, 0, 0, 0);
+    fc_free(&f);
+}
+END_TEST
+
+/* Dropout draws the same Philox numbers as the reference: identical masks and
+ * values for both modes, odd sizes (a partial last block of four) and a step
+ * and stream other than 0. */
+START_TEST(test_fast_dropout)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        const int64_t *d = g_sizes[_i];
+        ss_shape xs = ss_shape5((int)d[0], (int)d[1], (int)d[2], (int)d[3], (int)d[4]);
+        int ip[4] = {mode, 12345, 7, 3};
+        float fp[1] = {0.3f};
+        fcase f;
+        fc_init(&f, SS_OP_DROPOUT, ip, 4, fp, 1, 1, &xs, 1u, 570 + (uint64_t)_i);
+        f.o.step = 41;
+        fc_check(&f, 0, 0, 0, 0);
+        fc_free(&f);
+    }
+}
+END_TEST
+
+/* ---- upsample ------------------------------------------------------------------
+ * Nearest is a copy / a sum of ones: forward identical, backward atol 1e-6.
+ * Linear blends in float where the reference sums in double: forward atol
+ * 1e-6 + rtol 1e-5 (inputs in [-1, 1), at most 8 terms); backward atol 1e-5 +
+ * rtol 1e-5 (an input gathers up to ~(2 out/in)^3 weighted terms). */
+
+typedef struct ucfg {
+    int linear, align;
+    int in[3], out[3];
+} ucfg;
+
+static const ucfg g_ups[] = {
+    {1, 1, {3, 4, 5}, {6, 8, 10}},   /* MC-Net trilinear x2, align_corners */
+    {0, 0, {3, 4, 5}, {6, 8, 10}},   /* nearest x2 */
+    {1, 0, {1, 5, 7}, {1, 10, 14}},  /* bilinear x2 */
+    {1, 1, {1, 5, 7}, {1, 10, 14}},  /* bilinear x2, align_corners */
+    {1, 0, {5, 3, 7}, {7, 8, 3}},    /* odd ratios, down along W */
+    {0, 0, {5, 3, 7}, {7, 8, 3}},
+    {1, 1, {2, 1, 3}, {1, 4, 5}},    /* out == 1 along D with align_corners */
+};
+
+START_TEST(test_fast_upsample)
+{
+    const ucfg *u = &g_ups[_i];
+    int ip[5] = {u->linear, u->align, u->out[0], u->out[1], u->out[2]};
+    ss_shape xs = ss_shape5(2, 3, u->in[0], u->in[1], u->in[2]);
+    fcase f;
+    fc_init(&f, SS_OP_UPSAMPLE, ip, 5, NULL, 0, 1, &xs, 1u, 900 + (uint64_t)_i);
+    if (u->linear)
+        fc_check(&f, 1e-6, 1e-5, 1e-5, 1e-5);
+    else
+        fc_check(&f, 0, 0, 1e-6, 0);
+    fc_free(&f);
+}
+END_TEST
+
+/* Max pooling: identical results (the same scan order and tie rule; a tie is
+ * planted); an overlapping geometry goes to the reference. */
+START_TEST(test_fast_maxpool)
+{
+    static const int ips[3][9] = {{1, 2, 2, 1, 2, 2, 0, 0, 0},
+                                  {2, 2, 2, 2, 2, 2, 0, 0, 0},
+                                  {3, 3, 3, 2, 2, 2, 1, 1, 1}};
+    ss_shape xs = ss_shape5(2, 3, _i == 0 ? 1 : 6, 9, 11);
+    fcase f;
+    fc_init(&f, SS_OP_MAXPOOL, ips[_i], 9, NULL, 0, 1, &xs, 1u, 950 + (uint64_t)_i);
+    f.o.x[0][0] = f.save[0][0] = f.o.x[0][1] = f.save[0][1] = 2.f; /* tied maxima */
+    fc_check(&f, 0, 0, 0, 0);
+    fc_free(&f);
+}
+END_TEST
+
+/* ---- batch norm ----------------------------------------------------------------
+ * Inputs x = 3 + U(-1, 1) (a mean far from 0 exercises the shifted one-pass
+ * variance). The fast path sums in float blocks and normalises in float:
+ * forward atol 2e-5 + rtol 1e-5 on y (|y| <~ 4), the saved mean/invstd and the
+ * updated running statistics; backward atol 5e-5 + rtol 1e-4 (dx, dgamma and
+ * dbeta are sums over up to ~1e4 elements). */
+
+static void bn_case(int train, ss_shape x, uint64_t seed)
+{
+    ss_shape v = ss_shape5(x.d[1], 1, 1, 1, 1);
+    ss_shape xs[5] = {x, v, v, v, v};
+    float fp[2] = {0.1f, 1e-5f};
+    fcase f;
+    fc_init(&f, train ? SS_OP_BN_TRAIN : SS_OP_BN_EVAL, NULL, 0, fp, 2, 5, xs, train ? 7u : 0u,
+            seed);
+    for (int64_t i = 0; i < ss_numel(&x); i++)
+        f.o.x[0][i] = f.save[0][i] = 3.f + f.save[0][i];
+    for (int c = 0; c < x.d[1]; c++) {
+        f.o.x[4][c] = f.save[4][c] = 0.5f + fabsf(f.save[4][c]);
+        f.o.x[1][c] = f.save[1][c] = 1.f + 0.5f * f.save[1][c];
+    }
+    fc_check(&f, 2e-5, 1e-5, 5e-5, 1e-4);
+    fc_free(&f);
+}
+
+START_TEST(test_fast_bn)
+{
+    bn_case(1, ss_shape5(2, 5, 3, 7, 9), 800);
+    bn_case(1, ss_shape5(3, 3, 9, 17, 19), 801);
+    bn_case(1, ss_shape5(1, 2, 1, 1, 2), 802); /* two values per channel */
+    bn_case(0, ss_shape5(2, 5, 3, 7, 9), 803);
+    bn_case(0, ss_shape5(4, 7, 1, 13, 11), 804);
+}
+END_TEST
+
+/* ---- a whole training step ---------------------------------------------------
+ * V-Net (dropout on, batch norm) on a 16^3 patch, batch 2: CE on head 1,
+ * backward. The fast step run twice from the same state gives bit-identical
+ * loss and parameter gradients. Against the reference step (double sums) the
+ * loss agrees to 1e-5 relative and every parameter gradient to NMSE <= 1e-3:
+ * float32 arithmetic alone costs ~1e-10 (tests/test_models_golden.c), but with
+ * PyTorch's initialisation some pre-activations sit within rounding of the
+ * ReLU kink, float32 and double put them on different sides and the gradient
+ * changes by O(1) there; that is what sets the observed worst case here
+ * (~4e-5, first-layer weights and BN scales). A wrong kernel gives NMSE of order 1. */
+
+typedef struct tstep {
+    ss_graph *g;
+    ss_nn m;
+    int loss;
+} tstep;
+
+static void tstep_build(tstep *t, int flags)
+{
+    t->g = graph_new();
+    nn_begin(&t->m, t->g, 1, 5);
+    ss_model_cfg cfg = ss_model_defaults("vnet");
+    cfg.patch[0] = cfg.patch[1] = 32;
+    cfg.patch[2] = 16;
+    int x = g_input(t->g, "image", ss_shape5(2, 1, 32, 32, 16));
+    int lab = g_input(t->g, "label", ss_shape5(2, 1, 32, 32, 16));
+    ss_model_out out = {0};
+    TU_OK(ss_model_build(&t->m, &cfg, x, &out));
+    t->loss = g_ce(t->g, out.t[0], lab, -100);
+    graph_keep(t->g, t->loss);
+    TU_OK(graph_backward(t->g, t->loss));
+    TU_OK(graph_plan(t->g, ss_backend_cpu(), SS_PLAN_QUIET | flags, NULL));
+    TU_OK(nn_init_params(&t->m));
+    size_t n = 2 * 32 * 32 * 16;
+    float *img = tu_alloc(n), *lb = tu_alloc(n);
+    tu_fill_uniform(img, n, -1.f, 1.f, 77);
+    for (size_t i = 0; i < n; i++)
+        lb[i] = img[i] * img[i] > 0.3f ? 1.f : 0.f;
+    TU_OK(graph_upload(t->g, x, img));
+    TU_OK(graph_upload(t->g, lab, lb));
+    graph_set_step(t->g, 3);
+    free(img);
+    free(lb);
+}
+
+static void tstep_free(tstep *t)
+{
+    nn_end(&t->m);
+    graph_free(t->g);
+}
+
+/* Concatenated gradients of every parameter (malloc'd), count in *n. */
+static float *tstep_grads(tstep *t, size_t *n)
+{
+    size_t tot = 0;
+    for (int i = 0; i < graph_n_tensors(t->g); i++)
+        if (graph_role(t->g, i) == SS_ROLE_PARAM && graph_grad(t->g, i) >= 0) {
+            ss_shape sh = graph_shape(t->g, i);
+            tot += (size_t)ss_numel(&sh);
+        }
+    float *v = tu_alloc(tot + 1), *p = v;
+    for (int i = 0; i < graph_n_tensors(t->g); i++)
+        if (graph_role(t->g, i) == SS_ROLE_PARAM && graph_grad(t->g, i) >= 0) {
+            ss_shape sh = graph_shape(t->g, i);
+            TU_OK(graph_download(t->g, graph_grad(t->g, i), p));
+            p += ss_numel(&sh);
+        }
+    *n = tot;
+    return v;
+}
+
+START_TEST(test_fast_step_deterministic)
+{
+    tstep t;
+    tstep_build(&t, 0);
+    float l1, l2;
+    size_t n1, n2;
+    TU_OK(graph_run(t.g));
+    TU_OK(graph_download(t.g, t.loss, &l1));
+    float *g1 = tstep_grads(&t, &n1);
+    TU_OK(graph_run(t.g));
+    TU_OK(graph_download(t.g, t.loss, &l2));
+    float *g2 = tstep_grads(&t, &n2);
+    ck_assert(n1 == n2 && n1 > 0);
+    ck_assert_msg(memcmp(&l1, &l2, sizeof l1) == 0, "loss %.9g then %.9g", (double)l1, (double)l2);
+    ck_assert_msg(memcmp(g1, g2, n1 * sizeof(float)) == 0, "gradients differ between two runs");
+    free(g1);
+    free(g2);
+    tstep_free(&t);
+}
+END_TEST
+
+START_TEST(test_fast_step_vs_reference)
+{
+    tstep f, r;
+    tstep_build(&f, 0);
+    tstep_build(&r, SS_PLAN_REF);
+    long before = ss_cpu_conv_dnnl_calls();
+    TU_OK(graph_run(f.g));
+    ck_assert(ss_cpu_conv_dnnl_calls() > before);
+    TU_OK(graph_run(r.g));
+    float lf, lr;
+    TU_OK(graph_download(f.g, f.loss, &lf));
+    TU_OK(graph_download(r.g, r.loss, &lr));
+    ck_assert_msg(fabs((double)lf - lr) <= 1e-5 * fabs((double)lr), "loss %.9g vs reference %.9g",
+                  (double)lf, (double)lr);
+    int checked = 0;
+    for (int i = 0; i < graph_n_tensors(f.g); i++) {
+        if (graph_role(f.g, i) != SS_ROLE_PARAM || graph_grad(f.g, i) < 0)
+            continue;
+        ss_shape sh = graph_shape(f.g, i);
+        size_t n = (size_t)ss_numel(&sh);
+        float *a = tu_alloc(n), *b = tu_alloc(n);
+        TU_OK(graph_download(f.g, graph_grad(f.g, i), a));
+        TU_OK(graph_download(r.g, graph_grad(r.g, i), b));
+        double e = tu_nmse(a, b, n);
+        /* a conv bias before train-mode BN has gradient 0 analytically (BN
+         * removes the channel mean): both paths hold a rounding residue
+         * (reference rms < 1e-6), so the fast one must merely be small too */
+        double sa = 0, sb = 0;
+        for (size_t k = 0; k < n; k++) {
+            sa += (double)a[k] * a[k];
+            sb += (double)b[k] * b[k];
+        }
+        if (sqrt(sb / (double)n) < 1e-6)
+            ck_assert_msg(sqrt(sa / (double)n) < 1e-4, "%s: rms %.3g, expected ~0",
+                          graph_name(f.g, i), sqrt(sa / (double)n));
+        else
+            ck_assert_msg(e <= 1e-3, "%s: gradient NMSE %.3g vs reference", graph_name(f.g, i), e);
+        if (getenv("SS_FAST_VERBOSE"))
+            fprintf(stderr, "%-40s NMSE %.3g\n", graph_name(f.g, i), e);
+        free(a);
+        free(b);
+        checked++;
+    }
+    ck_assert_int_gt(checked, 20);
+    tstep_free(&f);
+    tstep_free(&r);
+}
+END_TEST
+
+Suite *suite_fastpath(void)
+{
+    Suite *s = suite_create("fastpath");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_fast_conv, 0, (int)(sizeof g_convs / sizeof g_convs[0]));
+    tcase_add_loop_test(tc, test_fast_deconv, 0, (int)(sizeof g_deconvs / sizeof g_deconvs[0]));
+    tcase_add_test(tc, test_fast_conv_deterministic);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("eltwise");
+    tcase_add_loop_test(te, test_fast_relu, 0, 3);
+    tcase_add_loop_test(te, test_fast_binary, 0, 3);
+    tcase_add_loop_test(te, test_fast_leaky_relu, 0, 3);
+    tcase_add_loop_test(te, test_fast_dropout, 0, 3);
+    tcase_add_test(te, test_fast_bn);
+    tcase_add_loop_test(te, test_fast_maxpool, 0, 3);
+    tcase_add_loop_test(te, test_fast_upsample, 0, (int)(sizeof g_ups / sizeof g_ups[0]));
+    suite_add_tcase(s, te);
+    TCase *ts = tcase_create("step");
+    tcase_set_timeout(ts, 300);
+    tcase_add_test(ts, test_fast_step_deterministic);
+    tcase_add_test(ts, test_fast_step_vs_reference);
+    suite_add_tcase(s, ts);
+    return s;
+}
