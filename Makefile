@@ -108,8 +108,43 @@ test-cuda: $(TESTBIN)
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CUDA=0 test
 
+# Table 1 of FBA-Net (reports/tables/table1.ini): `semiseg sweep` runs every
+# implemented cell that has no finished run, then `semiseg table` writes
+# T1_RUNS/table1.{md,tex,csv} (and prints the Markdown) and `semiseg plot ratio`
+# the Dice-vs-labeled-ratio plots. PROFILE=paper (default) trains the published
+# protocol on the real data under DATA_ROOT (LA/, Pancreas/, ACDC/; README, Data);
+# PROFILE=smoke DATA=synthetic runs on the synthetic twins. JOBS trainings at once.
+PROFILE   ?= paper
+DATA      ?=
+DATA_ROOT ?= data
+JOBS      ?= 1
+T1_RUNS   ?= runs/table1-$(PROFILE)$(if $(DATA),-$(DATA))
+T1_OPTS    = --profile $(PROFILE) $(if $(DATA),--data $(DATA)) --data-root $(DATA_ROOT) \
+             --runs $(T1_RUNS)
+.PHONY: reproduce-table1
+reproduce-table1: $(BIN)
+	@./$(BIN) sweep reports/tables/table1.ini $(T1_OPTS) --jobs $(JOBS); rc=$$?; \
+	./$(BIN) table reports/tables/table1.ini $(T1_OPTS) || exit 1; \
+	./$(BIN) plot ratio reports/tables/table1.ini $(T1_OPTS) $(T1_RUNS)/ratio.png || true; \
+	exit $$rc
+
+# The smoke table of Supervised / MC-Net+ / FBA-Net at 10 % labels on the
+# synthetic LA and ACDC twins, printed and written to DEMO_RUNS with its plots:
+# training curves of every run, Dice vs labeled ratio, and an overlay of one LA
+# test slice from FBA-Net's best checkpoint.
+DEMO_RUNS ?= runs/demo
+DEMO_OPTS  = --profile smoke --data synthetic --methods supervised,mcnet_plus,fbanet \
+             --datasets la,acdc --ratios 10 --runs $(DEMO_RUNS)
 demo: $(BIN)
-	./$(BIN) demo
+	@./$(BIN) sweep reports/tables/table1.ini $(DEMO_OPTS) --jobs $(JOBS); rc=$$?; \
+	for r in $(DEMO_RUNS)/synth-*/*/*/seed*; do \
+	  if [ -f "$$r/train.log" ]; then ./$(BIN) plot curves "$$r" "$$r/curves.png" || rc=1; fi; \
+	done; \
+	./$(BIN) plot ratio reports/tables/table1.ini $(DEMO_OPTS) $(DEMO_RUNS)/ratio.png || rc=1; \
+	sh reports/plots/overlay_run.sh ./$(BIN) $(DEMO_RUNS)/synth-la/fbanet/2/seed1337 \
+	  $(DEMO_RUNS)/_data/synth-la-seed1337 $(DEMO_RUNS)/overlay-fbanet-la.png || rc=1; \
+	./$(BIN) table reports/tables/table1.ini $(DEMO_OPTS) || exit 1; \
+	exit $$rc
 
 # Training-step timings side by side with PyTorch (ci/peers/bench.sh; env
 # BENCH_THREADS, BENCH_ITERS, BENCH_REPEAT).

@@ -12,6 +12,9 @@ int ss_cmd_metrics(int argc, char **argv);
 int ss_cmd_eval(int argc, char **argv);
 int ss_cmd_train(int argc, char **argv);
 int ss_cmd_bench(int argc, char **argv);
+int ss_cmd_sweep(int argc, char **argv);
+int ss_cmd_table(int argc, char **argv);
+int ss_cmd_plot(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -23,6 +26,9 @@ static const struct {
     {"eval", ss_cmd_eval, "evaluate a run or a weights file on a dataset's test list"},
     {"metrics", ss_cmd_metrics, "Dice / Jaccard / HD95 / ASD of a prediction vs a ground truth (HDF5)"},
     {"data", ss_cmd_data, "datasets: write synthetic twins (synth), check a data root (verify)"},
+    {"sweep", ss_cmd_sweep, "run the missing cells of a table spec (or write an sbatch array script)"},
+    {"table", ss_cmd_table, "a table spec's results as Markdown / LaTeX / CSV beside the paper's numbers"},
+    {"plot", ss_cmd_plot, "training curves, Dice vs labeled ratio (gnuplot), overlay PNG of a slice"},
     {"bench", ss_cmd_bench, "time training steps and ops on this machine"},
     {"export", ss_cmd_export, "save a model's PyTorch-default initial weights (state_dict HDF5)"},
     {"forward", ss_cmd_forward, "eval-mode forward pass: weights + input HDF5 -> outputs HDF5"},
