@@ -98,7 +98,7 @@ $(TESTBIN): $(TEST_OBJ) $(LIB)
 
 # SUITE=name runs one suite.
 test: $(TESTBIN) $(BIN)
-	$(if $(SUITE),CK_RUN_SUITE=$(SUITE)) $(abspath $(TESTBIN))
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(if $(SUITE),CK_RUN_SUITE=$(SUITE)) $(abspath $(TESTBIN))
 
 # Only the CUDA suite (GPU tests print a SKIP line each without a device).
 .PHONY: test-cuda

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #define SS_PLUGINS(X) \
-    X(supervised)
+    X(supervised) \
+    X(mcnet) \
+    X(mcnet_plus) \
+    X(fbanet)
 
 #define SS_DECLARE_PLUGIN(n) extern const ss_method ss_method_##n;
 SS_PLUGINS(SS_DECLARE_PLUGIN)

@@ -309,8 +309,8 @@ START_TEST(test_errors)
         {"unet_deconv", 1, 1, 64, 40, "divisible by 16"},
         {"mcnet2d_v2", 2, 1, 64, 64, "(N, 1, 1, H, W)"},
         {"mcnet2d_v1", 1, 4, 64, 64, "(N, 1, 1, H, W)"},
-        {"fbanet2d", 1, 1, 64, 64, "256 x 256"},
-        {"fbanet2d", 1, 1, 256, 128, "256 x 256"},
+        {"fbanet2d", 1, 1, 64, 64, "cfg patch 256 x 256"},
+        {"fbanet2d", 1, 1, 256, 128, "cfg patch 256 x 256"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         built b;
@@ -337,12 +337,35 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* FBA-Net 2-D built for a smaller patch: the contrast Linear's fan-in is the
+ * half-resolution map of that patch ((64/2) * (48/2) = 768 inputs). */
+START_TEST(test_fbanet2d_patch)
+{
+    ss_graph *g = graph_new();
+    ss_nn m;
+    nn_begin(&m, g, 1, 1);
+    ss_model_cfg cfg = ss_model_defaults("fbanet2d");
+    cfg.patch[1] = 64;
+    cfg.patch[2] = 48;
+    ss_model_out out;
+    int x = g_input(g, "x", ss_shape5(2, 1, 1, 64, 48));
+    ck_assert_msg(ss_model_build(&m, &cfg, x, &out) == SS_OK, "%s", semiseg_error());
+    int w = nn_find(&m, "decoder1.cm.mlp.0.weight");
+    ck_assert_msg(w >= 0, "decoder1.cm.mlp.0.weight missing");
+    ck_assert_int_eq(m.e[w].shape[1], 32 * 24);
+    ck_assert_int_eq(m.e[w].shape[0], cfg.dim);
+    nn_end(&m);
+    graph_free(g);
+}
+END_TEST
+
 Suite *suite_unet(void)
 {
     Suite *s = suite_create("unet");
     TCase *tc = tcase_create("unet");
     tcase_add_test(tc, test_param_counts);
     tcase_add_test(tc, test_keys);
+    tcase_add_test(tc, test_fbanet2d_patch);
     tcase_add_test(tc, test_output_shapes);
     tcase_add_test(tc, test_dropout_nodes);
     tcase_add_test(tc, test_train_step);

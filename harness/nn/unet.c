@@ -192,13 +192,18 @@ static int contra_module(ss_nn *m, const ss_model_cfg *cfg, const char *dec, int
 int ss_build_fbanet2d(ss_nn *m, const ss_model_cfg *cfg, int x, ss_model_out *out)
 {
     static const int kinds[3] = {UP_BILINEAR, UP_NEAREST, UP_DECONV};
+    /* The contrast Linear's fan-in is the half-resolution map (H/2)*(W/2),
+     * fixed by the patch the network is built for: 128*128 at the reference's
+     * 256 x 256; other patches (smoke runs) scale it. */
     if (x >= 0 && x < graph_n_tensors(m->g)) {
         ss_shape s = graph_shape(m->g, x);
-        if (s.d[3] != 256 || s.d[4] != 256)
+        const int *p = cfg->patch;
+        if ((p[1] > 0 && p[2] > 0 && (s.d[3] != p[1] || s.d[4] != p[2])) || s.d[3] % 2 ||
+            s.d[4] % 2)
             return graph_seterr(m->g,
-                                "%s: input must be 256 x 256 (the contrast Linear takes 128*128 "
-                                "values), got %d x %d",
-                                cfg->name, s.d[3], s.d[4]);
+                                "%s: input %d x %d must be even and equal the cfg patch %d x %d "
+                                "(the contrast Linear's fan-in is fixed by the patch)",
+                                cfg->name, s.d[3], s.d[4], p[1], p[2]);
     }
     if (cfg->dim < 1)
         return graph_seterr(m->g, "%s: dim must be >= 1 (got %d)", cfg->name, cfg->dim);
