@@ -102,25 +102,6 @@ int ds_dir_exists(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int ds_mkdirs(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ss_seterr("path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (!ds_dir_exists(buf) && mkdir(buf, 0777) != 0 && !ds_dir_exists(buf))
-                return ss_seterr("cannot create folder %s", buf);
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return SS_OK;
-}
-
 /* ---- list files ---------------------------------------------------------------- */
 void ds_free_list(char **ids, int n)
 {
@@ -518,7 +499,7 @@ int ss_synth_write(const char *name, const char *out_dir, uint64_t seed, double 
                          name);
     if (!(scale >= 0.25 && scale <= 16))
         return ss_seterr("%s: scale %g out of range (expected 0.25 .. 16)", name, scale);
-    if (ds_mkdirs(out_dir) != 0)
+    if (ss_mkdirs(out_dir) != 0)
         return SS_ERR;
     switch (ds_format_of(info)) {
     case DS_LA:

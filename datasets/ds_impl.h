@@ -5,6 +5,7 @@
 #define SS_DS_IMPL_H
 
 #include "datasets/dataset.h"
+#include "harness/fileio.h" /* ss_mkdirs */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -78,7 +79,6 @@ void ds_sha256_hex(const uint8_t d[32], char hex[65]);
 /* ---- small file helpers -------------------------------------------------------- */
 int ds_file_exists(const char *path); /* regular file */
 int ds_dir_exists(const char *path);
-int ds_mkdirs(const char *path);      /* mkdir -p */
 
 /* ---- synthetic twins: shared pieces (synth_common.c) ---------------------------- */
 /* Deterministic random stream: Philox keyed by seed, one stream per purpose. */
@@ -122,6 +122,31 @@ int sy_write_jpeg_rgb(const char *path, int h, int w, const uint8_t *rgb, int qu
 /* HDF5 of a (D,H,W) volume stored (x, y, z) = (W, H, D) in C order (LA, Pancreas). */
 int sy_write_h5_xyz(const char *path, int D, int H, int W, const float *image,
                     const uint8_t *label, int label_float);
+/* One 3-D phantom case being built: image and label of D*H*W voxels and up
+ * to four smooth-field grids (one allocation). */
+typedef struct sy_case3 {
+    int D, H, W;
+    size_t n;
+    float *img;
+    uint8_t *lab;
+    float *grid[4];
+} sy_case3;
+/* Allocates the case and fills grid[i] with fields[i] (i < NF); NAME
+ * (the twin) prefixes the out-of-memory message. */
+int sy_case3_alloc(sy_case3 *c, const char *name, int D, int H, int W, const sy_field *fields,
+                   int nf);
+void sy_case3_free(sy_case3 *c);
+/* Z-scores the image, writes it and the label with sy_write_h5_xyz, frees the case. */
+int sy_case3_finish(sy_case3 *c, const char *path, int label_float);
+/* 3..5 axis-aligned ellipsoids: centres uniform in [0.1, 0.9) * LIM[a], semi-axes
+ * uniform in [RLO, RHI) * RLIM[a], a value uniform in [VLO, VHI) each (drawn in that order). */
+typedef struct sy_blobs {
+    int n;
+    double c[5][3], r[5][3], v[5];
+} sy_blobs;
+void sy_blobs_make(sy_blobs *b, sy_rng *r, const double lim[3], const double rlim[3], double rlo,
+                   double rhi, double vlo, double vhi);
+int sy_blob_has(const sy_blobs *b, int j, double z, double y, double x); /* inside blob j */
 void sy_make_id20(sy_rng *r, char id[21]);
 int sy_cmp_str(const void *a, const void *b); /* qsort on char * */
 int sy_scaled(int base, double scale);        /* round(base * scale), at least 4 */

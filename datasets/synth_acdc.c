@@ -81,7 +81,7 @@ int sy_synth_acdc(const char *out, uint64_t seed, double scale)
 {
     char dir[4096], path[8448];
     snprintf(dir, sizeof dir, "%s/data/slices", out);
-    if (ds_mkdirs(dir) != 0)
+    if (ss_mkdirs(dir) != 0)
         return SS_ERR;
     int pnum[AC_N];
     for (int i = 0; i < AC_N; i++)

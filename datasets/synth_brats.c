@@ -179,7 +179,7 @@ int sy_synth_brats(const char *out, uint64_t seed, double scale)
         snprintf(idbuf[i], sizeof idbuf[i], "BraTS_Synth_%03d", i + 1);
         ids[i] = idbuf[i];
         snprintf(dir, sizeof dir, "%s/%s", out, ids[i]);
-        if (ds_mkdirs(dir) != 0)
+        if (ss_mkdirs(dir) != 0)
             return SS_ERR;
         if (brats_case(dir, ids[i], seed, i, scale) != 0)
             return SS_ERR;

@@ -357,3 +357,67 @@ int sy_scaled(int base, double scale)
     int v = (int)lround(base * scale);
     return v < 4 ? 4 : v;
 }
+
+int sy_case3_alloc(sy_case3 *c, const char *name, int D, int H, int W, const sy_field *fields,
+                   int nf)
+{
+    memset(c, 0, sizeof *c);
+    c->D = D;
+    c->H = H;
+    c->W = W;
+    c->n = (size_t)D * H * W;
+    c->img = malloc(c->n * sizeof *c->img);
+    c->lab = malloc(c->n);
+    float *g = nf > 0 ? malloc((size_t)nf * c->n * sizeof *g) : NULL;
+    if (!c->img || !c->lab || (nf > 0 && !g)) {
+        free(g);
+        sy_case3_free(c);
+        return ss_seterr("%s: out of memory", name);
+    }
+    for (int i = 0; i < nf; i++) {
+        c->grid[i] = g + (size_t)i * c->n;
+        if (sy_field_grid(&fields[i], D, H, W, c->grid[i]) != 0) {
+            sy_case3_free(c);
+            return SS_ERR;
+        }
+    }
+    return SS_OK;
+}
+
+void sy_case3_free(sy_case3 *c)
+{
+    free(c->grid[0]);
+    free(c->img);
+    free(c->lab);
+    memset(c, 0, sizeof *c);
+}
+
+int sy_case3_finish(sy_case3 *c, const char *path, int label_float)
+{
+    free(c->grid[0]);
+    memset(c->grid, 0, sizeof c->grid);
+    sy_zscore(c->img, c->n);
+    int rc = sy_write_h5_xyz(path, c->D, c->H, c->W, c->img, c->lab, label_float);
+    sy_case3_free(c);
+    return rc;
+}
+
+void sy_blobs_make(sy_blobs *b, sy_rng *r, const double lim[3], const double rlim[3], double rlo,
+                   double rhi, double vlo, double vhi)
+{
+    b->n = sy_int(r, 3, 5);
+    for (int i = 0; i < b->n; i++) {
+        for (int a = 0; a < 3; a++) {
+            b->c[i][a] = sy_range(r, 0.1, 0.9) * lim[a];
+            b->r[i][a] = sy_range(r, rlo, rhi) * rlim[a];
+        }
+        b->v[i] = sy_range(r, vlo, vhi);
+    }
+}
+
+int sy_blob_has(const sy_blobs *b, int j, double z, double y, double x)
+{
+    double b0 = (z - b->c[j][0]) / b->r[j][0], b1 = (y - b->c[j][1]) / b->r[j][1],
+           b2 = (x - b->c[j][2]) / b->r[j][2];
+    return b0 * b0 + b1 * b1 + b2 * b2 < 1;
+}

@@ -146,10 +146,10 @@ int sy_synth_kvasir(const char *out, uint64_t seed, double scale)
     char idbuf[N][32], *ids[N];
     char dir[4096], ip[8448], mp[8448];
     snprintf(dir, sizeof dir, "%s/images", out);
-    if (ds_mkdirs(dir) != 0)
+    if (ss_mkdirs(dir) != 0)
         return SS_ERR;
     snprintf(dir, sizeof dir, "%s/masks", out);
-    if (ds_mkdirs(dir) != 0)
+    if (ss_mkdirs(dir) != 0)
         return SS_ERR;
     for (int i = 0; i < N; i++) {
         snprintf(idbuf[i], sizeof idbuf[i], "synthkvasir%04d", i + 1);

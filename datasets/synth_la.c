@@ -35,38 +35,22 @@ static int la_case(const char *path, uint64_t seed, int k, double scale)
     sy_rng r = sy_rng_make(seed, 0x1A, (uint64_t)k);
     int D = sy_scaled(48, scale), H = sy_scaled(sy_int(&r, 60, 68), scale),
         W = sy_scaled(sy_int(&r, 60, 72), scale);
-    size_t n = (size_t)D * H * W;
-    float *img = malloc(n * sizeof *img);
-    uint8_t *lab = malloc(n);
-    if (!img || !lab) {
-        free(img);
-        free(lab);
-        return ss_seterr("synth-la: out of memory");
-    }
     double m = H < W ? H : W;
     double c[3] = {D / 2.0 + sy_range(&r, -3, 3) * scale, H / 2.0 + sy_range(&r, -4, 4) * scale,
                    W / 2.0 + sy_range(&r, -4, 4) * scale};
     double rad[3] = {sy_range(&r, 0.2, 0.28) * D, sy_range(&r, 0.15, 0.22) * m,
                      sy_range(&r, 0.16, 0.24) * m};
-    sy_field fshape, ftex, fbias, ftex2;
-    sy_field_make(&fshape, &r, 5, 0.5 * m);
-    sy_field_make(&ftex, &r, 8, 4 * scale);
-    sy_field_make(&fbias, &r, 4, 1.2 * m);
-    sy_field_make(&ftex2, &r, 8, 4 * scale);
-    float *shape = malloc(4 * n * sizeof *shape);
-    if (!shape) {
-        free(img);
-        free(lab);
-        return ss_seterr("synth-la: out of memory");
-    }
-    float *tex = shape + n, *bias = tex + n, *tex2 = bias + n;
-    if (sy_field_grid(&fshape, D, H, W, shape) || sy_field_grid(&ftex, D, H, W, tex) ||
-        sy_field_grid(&fbias, D, H, W, bias) || sy_field_grid(&ftex2, D, H, W, tex2)) {
-        free(shape);
-        free(img);
-        free(lab);
+    sy_field f[4]; /* shape, texture, bias, foreground texture */
+    sy_field_make(&f[0], &r, 5, 0.5 * m);
+    sy_field_make(&f[1], &r, 8, 4 * scale);
+    sy_field_make(&f[2], &r, 4, 1.2 * m);
+    sy_field_make(&f[3], &r, 8, 4 * scale);
+    sy_case3 cs;
+    if (sy_case3_alloc(&cs, "synth-la", D, H, W, f, 4) != 0)
         return SS_ERR;
-    }
+    float *img = cs.img, *shape = cs.grid[0], *tex = cs.grid[1], *bias = cs.grid[2],
+          *tex2 = cs.grid[3];
+    uint8_t *lab = cs.lab;
     int nt = sy_int(&r, 2, 4);
     tube t[4];
     for (int i = 0; i < nt; i++) {
@@ -79,16 +63,8 @@ static int la_case(const char *path, uint64_t seed, int k, double scale)
         }
         t[i].r = sy_range(&r, 1.5, 2.8) * scale;
     }
-    int nb = sy_int(&r, 3, 5);
-    double bc[5][3], br[5][3], bv[5];
-    for (int i = 0; i < nb; i++) {
-        double lim[3] = {D, H, W};
-        for (int a = 0; a < 3; a++) {
-            bc[i][a] = sy_range(&r, 0.1, 0.9) * lim[a];
-            br[i][a] = sy_range(&r, 0.05, 0.12) * (a ? m : D);
-        }
-        bv[i] = sy_range(&r, 0.75, 1.1);
-    }
+    sy_blobs bl; /* distractors */
+    sy_blobs_make(&bl, &r, (double[3]){D, H, W}, (double[3]){D, m, m}, 0.05, 0.12, 0.75, 1.1);
     double sigma = sy_range(&r, 0.06, 0.1);
     sy_rng noise = sy_rng_make(seed, 0x1B, (uint64_t)k);
     for (int z = 0; z < D; z++)
@@ -106,23 +82,15 @@ static int la_case(const char *path, uint64_t seed, int k, double scale)
                 else {
                     if (q < 1.35)
                         v = 0.5; /* atrial wall / surrounding myocardium */
-                    for (int j = 0; j < nb; j++) {
-                        double b0 = (z - bc[j][0]) / br[j][0], b1 = (y - bc[j][1]) / br[j][1],
-                               b2 = (x - bc[j][2]) / br[j][2];
-                        if (b0 * b0 + b1 * b1 + b2 * b2 < 1)
-                            v = bv[j];
-                    }
+                    for (int j = 0; j < bl.n; j++)
+                        if (sy_blob_has(&bl, j, z, y, x))
+                            v = bl.v[j];
                 }
                 v *= exp(0.25 * bias[i]);
                 img[i] = (float)(v + sigma * sy_normal(&noise));
                 lab[i] = (uint8_t)fg;
             }
-    free(shape);
-    sy_zscore(img, n);
-    int rc = sy_write_h5_xyz(path, D, H, W, img, lab, 0);
-    free(img);
-    free(lab);
-    return rc;
+    return sy_case3_finish(&cs, path, 0);
 }
 
 int sy_synth_la(const char *out, uint64_t seed, double scale)
@@ -137,7 +105,7 @@ int sy_synth_la(const char *out, uint64_t seed, double scale)
     char dir[4096], path[8448];
     for (int i = 0; i < N; i++) {
         snprintf(dir, sizeof dir, "%s/2018LA_Seg_Training Set/%s", out, ids[i]);
-        if (ds_mkdirs(dir) != 0)
+        if (ss_mkdirs(dir) != 0)
             return SS_ERR;
         snprintf(path, sizeof path, "%s/mri_norm2.h5", dir);
         if (la_case(path, seed, i, scale) != 0)

@@ -20,47 +20,24 @@ static int pancreas_case(const char *path, uint64_t seed, int k, double scale)
     sy_rng r = sy_rng_make(seed, 0x2A, (uint64_t)k);
     int D = sy_scaled(48, scale), H = sy_scaled(sy_int(&r, 52, 60), scale),
         W = sy_scaled(sy_int(&r, 52, 68), scale);
-    size_t n = (size_t)D * H * W;
-    float *img = malloc(n * sizeof *img);
-    uint8_t *lab = malloc(n);
-    if (!img || !lab) {
-        free(img);
-        free(lab);
-        return ss_seterr("synth-pancreas: out of memory");
-    }
     /* centre line z(t), y(t) for x = x0 + t (W - 2 x0), t in [0, 1] */
     double x0 = 0.15 * W, cz = D * sy_range(&r, 0.4, 0.6), cy = H * sy_range(&r, 0.45, 0.55);
     double az = sy_range(&r, -0.15, 0.15) * D, ay = sy_range(&r, 0.1, 0.2) * H;
     double r_head = sy_range(&r, 6, 8) * scale, r_tail = sy_range(&r, 3, 4) * scale;
-    sy_field fshape, ftex, ftex2, ftex3;
-    sy_field_make(&fshape, &r, 5, 10 * scale);
-    sy_field_make(&ftex, &r, 8, 3 * scale);
-    sy_field_make(&ftex2, &r, 8, 3 * scale);
-    sy_field_make(&ftex3, &r, 8, 3 * scale);
-    float *shape = malloc(4 * n * sizeof *shape);
-    if (!shape) {
-        free(img);
-        free(lab);
-        return ss_seterr("synth-pancreas: out of memory");
-    }
-    float *tex = shape + n, *tex2 = tex + n, *tex3 = tex2 + n;
-    if (sy_field_grid(&fshape, D, H, W, shape) || sy_field_grid(&ftex, D, H, W, tex) ||
-        sy_field_grid(&ftex2, D, H, W, tex2) || sy_field_grid(&ftex3, D, H, W, tex3)) {
-        free(shape);
-        free(img);
-        free(lab);
+    sy_field f[4]; /* shape, background, organ and pancreas texture */
+    sy_field_make(&f[0], &r, 5, 10 * scale);
+    sy_field_make(&f[1], &r, 8, 3 * scale);
+    sy_field_make(&f[2], &r, 8, 3 * scale);
+    sy_field_make(&f[3], &r, 8, 3 * scale);
+    sy_case3 cs;
+    if (sy_case3_alloc(&cs, "synth-pancreas", D, H, W, f, 4) != 0)
         return SS_ERR;
-    }
-    int no = sy_int(&r, 3, 5);
-    double oc[5][3], orad[5][3], ov[5];
-    for (int i = 0; i < no; i++) {
-        double lim[3] = {D, H, W};
-        for (int a = 0; a < 3; a++) {
-            oc[i][a] = sy_range(&r, 0.1, 0.9) * lim[a];
-            orad[i][a] = sy_range(&r, 0.1, 0.2) * lim[a];
-        }
-        ov[i] = sy_range(&r, 0.5, 0.65);
-    }
+    float *img = cs.img, *shape = cs.grid[0], *tex = cs.grid[1], *tex2 = cs.grid[2],
+          *tex3 = cs.grid[3];
+    uint8_t *lab = cs.lab;
+    const double lim[3] = {D, H, W};
+    sy_blobs org; /* organs */
+    sy_blobs_make(&org, &r, lim, lim, 0.1, 0.2, 0.5, 0.65);
     double vy = H * sy_range(&r, 0.25, 0.4), vx = W * sy_range(&r, 0.4, 0.6),
            vr = sy_range(&r, 2, 3) * scale; /* vessel along z */
     sy_rng noise = sy_rng_make(seed, 0x2B, (uint64_t)k);
@@ -78,12 +55,9 @@ static int pancreas_case(const char *path, uint64_t seed, int k, double scale)
                     fg = dz * dz + dy * dy < rr * rr;
                 }
                 double v = 0.25 + 0.05 * tex[i]; /* fat / background */
-                for (int j = 0; j < no; j++) {
-                    double b0 = (z - oc[j][0]) / orad[j][0], b1 = (y - oc[j][1]) / orad[j][1],
-                           b2 = (x - oc[j][2]) / orad[j][2];
-                    if (b0 * b0 + b1 * b1 + b2 * b2 < 1)
-                        v = ov[j] + 0.04 * tex2[i];
-                }
+                for (int j = 0; j < org.n; j++)
+                    if (sy_blob_has(&org, j, z, y, x))
+                        v = org.v[j] + 0.04 * tex2[i];
                 if ((y - vy) * (y - vy) + (x - vx) * (x - vx) < vr * vr)
                     v = 0.85;
                 if (fg)
@@ -92,12 +66,7 @@ static int pancreas_case(const char *path, uint64_t seed, int k, double scale)
                 img[i] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
                 lab[i] = (uint8_t)fg;
             }
-    free(shape);
-    sy_zscore(img, n);
-    int rc = sy_write_h5_xyz(path, D, H, W, img, lab, 1);
-    free(img);
-    free(lab);
-    return rc;
+    return sy_case3_finish(&cs, path, 1);
 }
 
 int sy_synth_pancreas(const char *out, uint64_t seed, double scale)
@@ -116,7 +85,7 @@ int sy_synth_pancreas(const char *out, uint64_t seed, double scale)
     }
     char dir[4096], path[8448];
     snprintf(dir, sizeof dir, "%s/Pancreas_h5", out);
-    if (ds_mkdirs(dir) != 0)
+    if (ss_mkdirs(dir) != 0)
         return SS_ERR;
     for (int i = 0; i < N; i++) {
         snprintf(idbuf[i], sizeof idbuf[i], "image%04d", perm[i] + 1);

@@ -158,7 +158,7 @@ static int save_body(hid_t f, const ss_train_ctx *c, const ss_ckpt_meta *m, cons
         double lr = ss_optim_lr(o);
         rc = attr_write(gk, "steps", H5T_STD_I64LE, H5T_NATIVE_LLONG, &steps) ||
              attr_write(gk, "lr", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &lr);
-        ss_graph *g = o->cfg.kind == SS_OPTIM_SGD ? o->sgd.g : o->g;
+        ss_graph *g = o->g;
         for (int i = 0; i < ss_optim_n_state(o) && rc == SS_OK; i++) {
             int t;
             const char *slot;
@@ -295,7 +295,7 @@ static int load_pass(hid_t f, const char *path, ss_train_ctx *c, int weights_onl
         return SS_OK;
     for (int k = 0; k < c->n_opts; k++) {
         ss_optim *o = c->opts[k];
-        ss_graph *gr = o->cfg.kind == SS_OPTIM_SGD ? o->sgd.g : o->g;
+        ss_graph *gr = o->g;
         char where[96];
         snprintf(where, sizeof where, "optim/%s", c->opt_name[k]);
         if (H5Lexists(f, "optim", H5P_DEFAULT) <= 0 || H5Lexists(f, where, H5P_DEFAULT) <= 0)

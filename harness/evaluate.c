@@ -1,5 +1,6 @@
 /* Per-case evaluation and its writers; see evaluate.h. */
 #include "harness/evaluate.h"
+#include "harness/fileio.h"
 #include "kernels/error.h"
 
 #include <cjson/cJSON.h>
@@ -189,23 +190,6 @@ int ss_evaluate(const ss_eval_opts *o, const ss_case_source *src, ss_predict_fn 
 
 static const char *const METRIC_NAMES[6] = {"dice", "jaccard", "hd95", "asd", "assd", "asd_rcps"};
 
-static int write_text(const char *dir, const char *name, const char *text)
-{
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ss_seterr("cannot create %s (does directory %s exist?)", tmp, dir);
-    int ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return ss_seterr("cannot write %s", path);
-    }
-    return SS_OK;
-}
-
 static cJSON *metrics_obj(const ss_metrics *m)
 {
     cJSON *o = cJSON_CreateObject();
@@ -254,7 +238,7 @@ int ss_eval_write(const ss_eval_result *r, const ss_eval_opts *o, const ss_eval_
                 len += (size_t)snprintf(csv + len, cap - len, ",%.10g", v[k]);
             len += (size_t)snprintf(csv + len, cap - len, "\n");
         }
-    int rc = write_text(dir, "metrics.csv", csv);
+    int rc = ss_write_text_in(dir, "metrics.csv", csv);
     free(csv);
     if (rc)
         return rc;
@@ -331,7 +315,7 @@ int ss_eval_write(const ss_eval_result *r, const ss_eval_opts *o, const ss_eval_
     withnl[tl] = '\n';
     withnl[tl + 1] = '\0';
     cJSON_free(txt);
-    rc = write_text(dir, "summary.json", withnl);
+    rc = ss_write_text_in(dir, "summary.json", withnl);
     free(withnl);
     return rc;
 }

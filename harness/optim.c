@@ -1,4 +1,4 @@
-/* SGD (through optim_sgd) and Adam with PyTorch semantics (see optim.h). */
+/* SGD and Adam with PyTorch semantics (see optim.h). */
 #include "optim.h"
 
 #include "kernels/error.h"
@@ -20,14 +20,16 @@ int ss_optim_kind_parse(const char *s, ss_optim_kind *out)
 
 const char *ss_optim_kind_name(ss_optim_kind k) { return k == SS_OPTIM_ADAM ? "adam" : "sgd"; }
 
-static int adam_init(ss_optim *o, ss_graph *g)
+/* Tracks every parameter of g that has a gradient with one zeroed state
+ * buffer (SGD: momentum) or two (Adam: exp_avg, exp_avg_sq) per parameter. */
+static int track_params(ss_optim *o, ss_graph *g, int two)
 {
     int nt = graph_n_tensors(g);
     o->g = g;
     o->param = calloc((size_t)nt + 1, sizeof(int));
     o->m = calloc((size_t)nt + 1, sizeof(float *));
-    o->v = calloc((size_t)nt + 1, sizeof(float *));
-    if (!o->param || !o->m || !o->v)
+    o->v = two ? calloc((size_t)nt + 1, sizeof(float *)) : NULL;
+    if (!o->param || !o->m || (two && !o->v))
         return SS_ERR;
     size_t maxn = 1;
     for (int t = 0; t < nt; t++) {
@@ -38,9 +40,10 @@ static int adam_init(ss_optim *o, ss_graph *g)
         if (n > maxn)
             maxn = n;
         o->m[o->n] = calloc(n, sizeof(float));
-        o->v[o->n] = calloc(n, sizeof(float));
+        if (two)
+            o->v[o->n] = calloc(n, sizeof(float));
         o->param[o->n++] = t;
-        if (!o->m[o->n - 1] || !o->v[o->n - 1])
+        if (!o->m[o->n - 1] || (two && !o->v[o->n - 1]))
             return SS_ERR;
     }
     o->wbuf = malloc(maxn * sizeof(float));
@@ -55,16 +58,43 @@ int ss_optim_init(ss_optim *o, ss_graph *g, const ss_optim_cfg *cfg)
     if (!(cfg->lr >= 0) || !(cfg->weight_decay >= 0))
         return ss_seterr("optimizer: lr (%g) and weight decay (%g) must be >= 0", cfg->lr,
                          cfg->weight_decay);
-    if (cfg->kind == SS_OPTIM_SGD)
-        return sgd_init(&o->sgd, g, (float)cfg->lr, (float)cfg->momentum,
-                        (float)cfg->weight_decay);
+    if (cfg->kind == SS_OPTIM_SGD) {
+        if (track_params(o, g, 0) != SS_OK) {
+            ss_optim_free(o);
+            return ss_seterr("sgd: out of memory");
+        }
+        return SS_OK;
+    }
     if (!(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1 && cfg->eps > 0))
         return ss_seterr("adam: betas must be in [0, 1) and eps > 0 (got %g, %g, %g)", cfg->beta1,
                          cfg->beta2, cfg->eps);
-    if (adam_init(o, g) != SS_OK) {
+    if (track_params(o, g, 1) != SS_OK) {
         ss_optim_free(o);
         return ss_seterr("adam: out of memory");
     }
+    return SS_OK;
+}
+
+static int sgd_step(ss_optim *o)
+{
+    float lr = (float)o->cfg.lr, mu = (float)o->cfg.momentum, wd = (float)o->cfg.weight_decay;
+    for (int i = 0; i < o->n; i++) {
+        int t = o->param[i];
+        ss_shape s = graph_shape(o->g, t);
+        size_t n = (size_t)ss_numel(&s);
+        if (graph_download(o->g, t, o->wbuf) != SS_OK ||
+            graph_download(o->g, graph_grad(o->g, t), o->gbuf) != SS_OK)
+            return SS_ERR;
+        float *v = o->m[i];
+        for (size_t k = 0; k < n; k++) {
+            float d = o->gbuf[k] + wd * o->wbuf[k];
+            v[k] = o->steps == 0 ? d : mu * v[k] + d;
+            o->wbuf[k] -= lr * (mu != 0.f ? v[k] : d);
+        }
+        if (graph_upload(o->g, t, o->wbuf) != SS_OK)
+            return SS_ERR;
+    }
+    o->steps++;
     return SS_OK;
 }
 
@@ -106,32 +136,19 @@ static int adam_step(ss_optim *o)
 
 int ss_optim_step(ss_optim *o)
 {
-    if (o->cfg.kind == SS_OPTIM_SGD) {
-        int rc = sgd_step(&o->sgd);
-        o->steps = o->sgd.steps;
-        return rc;
-    }
-    return adam_step(o);
+    return o->cfg.kind == SS_OPTIM_SGD ? sgd_step(o) : adam_step(o);
 }
 
-void ss_optim_set_lr(ss_optim *o, double lr)
-{
-    o->cfg.lr = lr;
-    o->sgd.lr = (float)lr;
-}
+void ss_optim_set_lr(ss_optim *o, double lr) { o->cfg.lr = lr; }
 
 double ss_optim_lr(const ss_optim *o) { return o->cfg.lr; }
 long ss_optim_steps(const ss_optim *o) { return o->steps; }
 
-void ss_optim_set_steps(ss_optim *o, long steps)
-{
-    o->steps = steps;
-    o->sgd.steps = steps;
-}
+void ss_optim_set_steps(ss_optim *o, long steps) { o->steps = steps; }
 
 int ss_optim_n_state(const ss_optim *o)
 {
-    return o->cfg.kind == SS_OPTIM_SGD ? o->sgd.n : 2 * o->n;
+    return o->cfg.kind == SS_OPTIM_SGD ? o->n : 2 * o->n;
 }
 
 int ss_optim_state(ss_optim *o, int i, int *tensor, const char **slot, float **data)
@@ -139,9 +156,9 @@ int ss_optim_state(ss_optim *o, int i, int *tensor, const char **slot, float **d
     if (i < 0 || i >= ss_optim_n_state(o))
         return ss_seterr("optimizer: no state buffer %d", i);
     if (o->cfg.kind == SS_OPTIM_SGD) {
-        *tensor = o->sgd.param[i];
+        *tensor = o->param[i];
         *slot = "momentum_buffer";
-        *data = o->sgd.mom[i];
+        *data = o->m[i];
     } else {
         *tensor = o->param[i / 2];
         *slot = i % 2 ? "exp_avg_sq" : "exp_avg";
@@ -152,15 +169,11 @@ int ss_optim_state(ss_optim *o, int i, int *tensor, const char **slot, float **d
 
 void ss_optim_free(ss_optim *o)
 {
-    if (o->cfg.kind == SS_OPTIM_SGD) {
-        sgd_free(&o->sgd);
-    } else {
-        for (int i = 0; i < o->n; i++) {
-            if (o->m)
-                free(o->m[i]);
-            if (o->v)
-                free(o->v[i]);
-        }
+    for (int i = 0; i < o->n; i++) {
+        if (o->m)
+            free(o->m[i]);
+        if (o->v)
+            free(o->v[i]);
     }
     free(o->m);
     free(o->v);

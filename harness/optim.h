@@ -1,7 +1,7 @@
 /* Optimisers over the trainable parameters of a planned graph, with the
  * semantics of PyTorch's torch.optim (single-tensor, CPU):
  *   SGD  d = g + wd*w; v = mu*v + d (v = d on the first step); w -= lr*v
- *        (harness/optim_sgd.h)
+ *        (w -= lr*d without momentum)
  *   Adam g' = g + wd*w (L2 added to the gradient); m = b1*m + (1-b1)*g';
  *        v = b2*v + (1-b2)*g'^2; w -= (lr / (1 - b1^t)) * m / (sqrt(v)/sqrt(1 - b2^t) + eps)
  * The state (moment buffers per parameter, step count) is exposed for
@@ -10,7 +10,6 @@
 #define SS_OPTIM_H
 
 #include "harness/graph.h"
-#include "harness/optim_sgd.h"
 
 typedef enum ss_optim_kind { SS_OPTIM_SGD = 0, SS_OPTIM_ADAM } ss_optim_kind;
 
@@ -24,11 +23,10 @@ typedef struct ss_optim_cfg {
 
 typedef struct ss_optim {
     ss_optim_cfg cfg;
-    ss_sgd sgd;       /* SS_OPTIM_SGD */
-    ss_graph *g;      /* SS_OPTIM_ADAM */
-    int n;
-    int *param;
-    float **m, **v;
+    ss_graph *g;
+    int n;            /* tracked parameters */
+    int *param;       /* their graph tensors */
+    float **m, **v;   /* SGD: m = momentum buffer; Adam: m = exp_avg, v = exp_avg_sq */
     float *wbuf, *gbuf;
     long steps;
 } ss_optim;

@@ -17,12 +17,6 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 ss_run_state ss_run_state_of(const char *run_dir)
 {
     char p[SS_PLAN_PATH + 64], q[SS_PLAN_PATH + 64];
@@ -95,7 +89,7 @@ static void real_root(const ss_plan_opts *o, const ss_ts_profile *f, int col,
 static void check_real_data(ss_plan_cell *pc, int open_it)
 {
     const ss_ts_dataset *d = pc->c.dataset;
-    if (!is_dir(pc->data_root)) {
+    if (!ss_is_dir(pc->data_root)) {
         if (snprintf(pc->data_msg, sizeof pc->data_msg, "no data: %s not found at %s; get it: %s",
                      d->label, pc->data_root, d->get[0] ? d->get : "see README") < 0)
             pc->data_msg[0] = '\0';
@@ -435,30 +429,11 @@ int ss_plan_opt(ss_plan_opts *o, int argc, char **argv, int *i)
     return 1;
 }
 
-int ss_mkdirs(const char *path)
-{
-    char buf[SS_PLAN_PATH];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ss_seterr("path %s is too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (!is_dir(buf) && mkdir(buf, 0777) != 0 && !is_dir(buf))
-                return ss_seterr("cannot create directory %s", buf);
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return SS_OK;
-}
-
 int ss_plan_make_twins(const ss_plan *p, FILE *log)
 {
     for (int i = 0; i < p->n; i++) {
         const ss_plan_cell *c = &p->cells[i];
-        if (!c->c.synthetic || !c->implemented || is_dir(c->data_root))
+        if (!c->c.synthetic || !c->implemented || ss_is_dir(c->data_root))
             continue;
         char parent[SS_PLAN_PATH + 16], tmp[SS_PLAN_PATH + 32];
         snprintf(parent, sizeof parent, "%s/_data", p->runs);

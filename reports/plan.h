@@ -6,6 +6,7 @@
 #ifndef SS_PLAN_H
 #define SS_PLAN_H
 
+#include "harness/fileio.h" /* ss_mkdirs */
 #include "reports/table_spec.h"
 
 #include <stdio.h>
@@ -77,8 +78,7 @@ int ss_plan_train_args(const ss_plan *p, const ss_plan_cell *c, int k, char *buf
  * tasks running at once. *text is malloc'd. n_tasks gets the array size. */
 int ss_plan_slurm(const ss_plan *p, const char *exe, int jobs, char **text, int *n_tasks);
 
-/* mkdir -p PATH. */
-int ss_mkdirs(const char *path);
+/* mkdir -p PATH: ss_mkdirs in harness/fileio.h. */
 
 /* Writes the synthetic twins the plan's cells train on (each cell's
  * data_root, once) when missing; LOG gets one line per twin written. */

@@ -506,7 +506,7 @@ START_TEST(float_labels)
     char root[64], p[256];
     tmpdir(root, sizeof root);
     snprintf(p, sizeof p, "%s/Pancreas_h5", root);
-    TU_OK(ds_mkdirs(p));
+    TU_OK(ss_mkdirs(p));
     float img[24], lab[24];
     uint8_t u[24];
     for (int i = 0; i < 24; i++) {
@@ -614,7 +614,7 @@ START_TEST(la_layouts)
     char root[64], p[512];
     tmpdir(root, sizeof root);
     snprintf(p, sizeof p, "%s/2018LA_Seg_Training Set/CASEA", root);
-    TU_OK(ds_mkdirs(p));
+    TU_OK(ss_mkdirs(p));
     write_case(p, "mri_norm2", BAD_OK);
     write_case(root, "CASEB", BAD_OK);
     snprintf(p, sizeof p, "%s/2018LA_Seg_Training Set/train.list", root);

@@ -88,7 +88,7 @@ static void run_case(const char *name)
                         .weight_decay = wd, .beta1 = b1, .beta2 = b2, .eps = eps};
     ss_optim o;
     TU_OK(ss_optim_init(&o, g, &cfg));
-    ck_assert_int_eq(o.cfg.kind == SS_OPTIM_SGD ? o.sgd.n : o.n, np_);
+    ck_assert_int_eq(o.n, np_);
     ss_schedule sc = {.kind = (ss_sched_kind)sched, .base = lr, .step_size = step_size,
                       .gamma = gamma, .power = power, .max_iter = max_iter,
                       .warmup_iters = warm, .warmup_start = wstart};

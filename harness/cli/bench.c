@@ -13,7 +13,7 @@
  * forward. */
 #include "harness/graph.h"
 #include "harness/nn/model.h"
-#include "harness/optim_sgd.h"
+#include "harness/optim.h"
 #include "kernels/error.h"
 #include "kernels/rng.h"
 
@@ -145,7 +145,7 @@ static double fp32_peak(int nthreads)
 typedef struct step {
     ss_graph *g;
     ss_nn m;
-    ss_sgd opt;
+    ss_optim opt;
     int x, lab, loss;
     float *img, *lb;
     double flops;
@@ -153,7 +153,7 @@ typedef struct step {
 
 static void step_free(step *s)
 {
-    sgd_free(&s->opt);
+    ss_optim_free(&s->opt);
     if (s->g)
         nn_end(&s->m);
     graph_free(s->g);
@@ -188,9 +188,10 @@ static int step_build(step *s, const bopts *o, int flags)
         return SS_ERR;
     s->loss = g_ce(s->g, out.t[0], s->lab, -100);
     graph_keep(s->g, s->loss);
+    ss_optim_cfg sgd = {.kind = SS_OPTIM_SGD, .lr = 0.01, .momentum = 0.9, .weight_decay = 1e-4};
     if (graph_backward(s->g, s->loss) != SS_OK ||
         graph_plan(s->g, ss_backend_cpu(), flags, stderr) != SS_OK || nn_init_params(&s->m) != SS_OK ||
-        sgd_init(&s->opt, s->g, 0.01f, 0.9f, 1e-4f) != SS_OK)
+        ss_optim_init(&s->opt, s->g, &sgd) != SS_OK)
         return SS_ERR;
     size_t nv = (size_t)o->batch * (size_t)cfg.in_ch * (size_t)p[0] * p[1] * p[2];
     size_t nl = (size_t)o->batch * (size_t)p[0] * p[1] * p[2];
@@ -216,7 +217,7 @@ static int step_run(step *s, long it, double *t_run, double *t_sgd, float *loss)
     if (graph_run(s->g) != SS_OK)
         return SS_ERR;
     double t1 = now_s();
-    if (sgd_step(&s->opt) != SS_OK)
+    if (ss_optim_step(&s->opt) != SS_OK)
         return SS_ERR;
     *t_run = t1 - t0;
     *t_sgd = now_s() - t1;

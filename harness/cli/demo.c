@@ -3,7 +3,7 @@
  * falling loss. Later the demo runs a real method on a synthetic dataset. */
 #include "harness/graph.h"
 #include "harness/nn/nn.h"
-#include "harness/optim_sgd.h"
+#include "harness/optim.h"
 #include "kernels/error.h"
 #include "kernels/rng.h"
 
@@ -73,14 +73,15 @@ int ss_cmd_demo(int argc, char **argv)
     int logits = nn_conv(&m, "out_conv", h, DC, 2, one, one, zero, 1, 1);
     int loss = g_ce(g, logits, lab, -100);
     graph_keep(g, loss);
-    ss_sgd opt = {0};
+    ss_optim opt = {0};
     int rc = 1;
     if (graph_backward(g, loss) || graph_plan(g, ss_backend_default(), 0, stdout))
         goto fail;
     /* PyTorch's default init (kaiming-uniform, BN 1/0) from Philox keyed by the seed */
     if (nn_init_params(&m))
         goto fail;
-    if (sgd_init(&opt, g, 0.05f, 0.9f, 1e-4f))
+    ss_optim_cfg ocfg = {.kind = SS_OPTIM_SGD, .lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4};
+    if (ss_optim_init(&opt, g, &ocfg))
         goto fail;
     float *img = malloc(sizeof(float) * DN * DS * DS), *lb = malloc(sizeof(float) * DN * DS * DS);
     double first = 0, last = 0, avg = 0;
@@ -88,7 +89,7 @@ int ss_cmd_demo(int argc, char **argv)
         make_batch(img, lb, seed, (uint64_t)it);
         float l;
         if (graph_upload(g, x, img) || graph_upload(g, lab, lb) || graph_run(g) ||
-            graph_download(g, loss, &l) || sgd_step(&opt)) {
+            graph_download(g, loss, &l) || ss_optim_step(&opt)) {
             free(img);
             free(lb);
             goto fail;
@@ -115,7 +116,7 @@ int ss_cmd_demo(int argc, char **argv)
 fail:
     if (rc)
         fprintf(stderr, "demo: %s\n", semiseg_error());
-    sgd_free(&opt);
+    ss_optim_free(&opt);
     nn_end(&m);
     graph_free(g);
     return rc;

@@ -2,6 +2,7 @@
  * dataset's test (or val) list with the protocol's inference, scored per case
  * and class, written as metrics.csv and summary.json. */
 #include "model_opts.h"
+#include "split_source.h"
 #include "datasets/dataset.h"
 #include "harness/evaluate.h"
 #include "harness/predictor.h"
@@ -49,17 +50,6 @@ static void usage(FILE *f)
             "  --norm KIND      normalisation layers (default batch)\n"
             "  --cpu            run on the CPU reference backend\n\n");
     ss_cli_list_models(f);
-}
-
-typedef struct {
-    const ss_dataset *ds;
-    ss_split split;
-} split_src;
-
-static int load_case(void *ctx, int i, ss_volume *out)
-{
-    split_src *s = ctx;
-    return ss_dataset_load(s->ds, s->split, i, out);
 }
 
 static int ensure_dir(const char *cmd, const char *dir)
@@ -178,21 +168,13 @@ int ss_cmd_eval(int argc, char **argv)
         cfg.in_ch = di->in_channels;
     if (!o.patch[0])
         memcpy(cfg.patch, di->patch, sizeof cfg.patch);
-    if (access(wpath, R_OK) != 0) {
-        fprintf(stderr, "%s: weights file %s does not exist or cannot be read\n", cmd, wpath);
+    if (ss_cli_weights_readable(cmd, wpath))
         return 1;
-    }
     char outdir[4096];
-    if (out) {
+    if (out)
         snprintf(outdir, sizeof outdir, "%s", out);
-    } else {
-        snprintf(outdir, sizeof outdir, "%s", wpath);
-        char *slash = strrchr(outdir, '/');
-        if (slash)
-            slash[slash == outdir ? 1 : 0] = '\0';
-        else
-            snprintf(outdir, sizeof outdir, ".");
-    }
+    else
+        ss_cli_dirname(wpath, outdir, sizeof outdir);
     if (ensure_dir(cmd, outdir))
         return 1;
     char preddir[4200];
@@ -231,8 +213,8 @@ int ss_cmd_eval(int argc, char **argv)
     eo.empty = empty;
     eo.pred_dir = save_pred ? preddir : NULL;
     eo.log = stderr;
-    split_src ss = {ds, split};
-    ss_case_source src = {&ss, n, load_case};
+    ss_cli_split ss = {ds, split};
+    ss_case_source src = ss_cli_split_source(&ss);
     fprintf(stderr, "eval: %s on %s %s (%d cases), weights %s\n", mi->name, dname, split_s, n,
             wpath);
     if (ss_evaluate(&eo, &src, ss_predictor_predict, pr, &res))

@@ -43,18 +43,13 @@ static void usage(FILE *f)
  * output's directory cannot be written. */
 static int check_paths(const char *cmd, const char *wpath, const char *opath)
 {
-    if (access(wpath, R_OK) != 0) {
-        fprintf(stderr, "%s: weights file %s does not exist or cannot be read\n", cmd, wpath);
+    if (ss_cli_weights_readable(cmd, wpath))
         return -1;
-    }
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", opath);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[slash == dir ? 1 : 0] = '\0';
-    if (access(slash ? dir : ".", W_OK) != 0) {
+    ss_cli_dirname(opath, dir, sizeof dir);
+    if (access(dir, W_OK) != 0) {
         fprintf(stderr, "%s: cannot write %s: directory %s is missing or not writable\n", cmd,
-                opath, slash ? dir : ".");
+                opath, dir);
         return -1;
     }
     return 0;

@@ -1,4 +1,4 @@
-/* Model options shared by `semiseg export` and `semiseg forward`. */
+/* Model options and weights-file checks shared by `semiseg export`, `forward` and `eval`. */
 #include "model_opts.h"
 
 #include "kernels/error.h"
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const NORMS[] = {"none", "batch", "instance", "group"}; /* ss_norm order */
 
@@ -144,3 +145,22 @@ int ss_cli_input_channels(const ss_model_cfg *cfg)
 }
 
 const char *ss_cli_norm_name(int norm) { return norm >= 0 && norm < 4 ? NORMS[norm] : "?"; }
+
+int ss_cli_weights_readable(const char *cmd, const char *path)
+{
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "%s: weights file %s does not exist or cannot be read\n", cmd, path);
+        return -1;
+    }
+    return 0;
+}
+
+void ss_cli_dirname(const char *path, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    else
+        snprintf(dir, size, ".");
+}

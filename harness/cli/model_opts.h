@@ -1,5 +1,6 @@
-/* Model options shared by `semiseg export` and `semiseg forward`: --model,
- * --classes, --in-ch, --patch, --norm parsed into an ss_model_cfg. */
+/* Model options shared by `semiseg export`, `forward` and `eval`: --model,
+ * --classes, --in-ch, --patch, --norm parsed into an ss_model_cfg; the
+ * checks on a --weights file. */
 #ifndef SS_CLI_MODEL_OPTS_H
 #define SS_CLI_MODEL_OPTS_H
 
@@ -18,5 +19,9 @@ const char *ss_cli_norm_name(int norm);
 /* Channels of the model's graph input (the SASSNet discriminator adds its SDM channel). */
 int ss_cli_input_channels(const ss_model_cfg *cfg);
 void ss_cli_list_models(FILE *f);
+/* 0 when the weights file can be read; -1 with a message on stderr otherwise. */
+int ss_cli_weights_readable(const char *cmd, const char *path);
+/* The folder part of PATH ("." when it has none, "/" for a file in the root). */
+void ss_cli_dirname(const char *path, char *dir, size_t size);
 
 #endif

@@ -2,6 +2,7 @@
  * table (data files driven through the gnuplot scripts in reports/plots/),
  * and the qualitative overlay PNG of one slice (libpng). */
 #define _DEFAULT_SOURCE
+#include "harness/fileio.h"
 #include "kernels/error.h"
 #include "reports/plotdata.h"
 
@@ -66,22 +67,6 @@ static int find_script(const char *dir, const char *name, char *out, size_t n)
     }
     return ss_seterr("cannot find the gnuplot script %s (looked in $SEMISEG_PLOTS, %s and "
                      "reports/plots; see --scripts)", name, beside);
-}
-
-static int write_text(const char *path, const char *text)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ss_seterr("cannot create %s", tmp);
-    int ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return ss_seterr("cannot write %s", path);
-    }
-    return SS_OK;
 }
 
 /* gnuplot -c SCRIPT DATA OUT.tmp.png [EXTRA...], then OUT.tmp.png -> OUT. */
@@ -176,7 +161,7 @@ static int plot_curves(const char *scripts, const char *run, const char *png)
     if (rc)
         return SS_ERR;
     data_path(png, dat, sizeof dat);
-    rc = write_text(dat, d);
+    rc = ss_write_text_atomic(dat, d);
     free(d);
     if (rc || find_script(scripts, "curves.gp", script, sizeof script) ||
         run_gnuplot(script, dat, png, n_eval ? NULL : "noeval", NULL))
@@ -244,7 +229,7 @@ static int plot_ratio(const char *scripts, const char *spec_path, const char *pn
             found--;
             continue;
         }
-        int w = write_text(dat, text);
+        int w = ss_write_text_atomic(dat, text);
         free(text);
         if (w)
             goto out;

@@ -8,7 +8,9 @@
 #define _XOPEN_SOURCE 700
 #include "datasets/dataset.h"
 #include "harness/checkpoint.h"
+#include "harness/cli/split_source.h"
 #include "harness/experiment.h"
+#include "harness/fileio.h"
 #include "harness/train.h"
 #include "kernels/error.h"
 #include "methods/method.h"
@@ -74,37 +76,6 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 
 static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* mkdir -p; returns the first component it created (for clean-up) in made. */
-static int mkdirs(const char *path, char *made, size_t n)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    if (made)
-        made[0] = '\0';
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (!is_dir(buf)) {
-                if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                    return ss_seterr("cannot create directory %s: %s", buf, strerror(errno));
-                if (made && !made[0])
-                    snprintf(made, n, "%s", buf);
-            }
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return SS_OK;
-}
-
 /* ---- callbacks over the dataset ------------------------------------------- */
 typedef struct data_ctx {
     ss_loader *l;
@@ -117,35 +88,8 @@ static int data_next(void *ctx, ss_batch *b)
 static uint64_t data_cursor(void *ctx) { return ss_loader_cursor(((data_ctx *)ctx)->l); }
 static int data_seek(void *ctx, uint64_t c) { return ss_loader_seek(((data_ctx *)ctx)->l, c); }
 
-typedef struct case_ctx {
-    const ss_dataset *ds;
-    ss_split split;
-} case_ctx;
-
-static int case_load(void *ctx, int i, ss_volume *out)
-{
-    case_ctx *c = ctx;
-    return ss_dataset_load(c->ds, c->split, i, out);
-}
 
 /* ---- run directory files ---------------------------------------------------- */
-static int write_text(const char *dir, const char *name, const char *text)
-{
-    char p[4200], t[4300];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    snprintf(t, sizeof t, "%s.tmp", p);
-    FILE *f = fopen(t, "w");
-    if (!f)
-        return ss_seterr("cannot write %s", t);
-    int ok = fputs(text, f) >= 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(t, p)) {
-        remove(t);
-        return ss_seterr("cannot write %s", p);
-    }
-    return SS_OK;
-}
-
 /* The commit of the source tree the binary was built in (git run in the
  * executable's folder, then in the current one); "unknown" without git. */
 static void git_sha(char *out, size_t n)
@@ -182,7 +126,7 @@ static int write_build_info(const char *dir, const ss_backend *be)
              "not compiled in",
 #endif
              be->name);
-    return write_text(dir, "build.txt", text);
+    return ss_write_text_in(dir, "build.txt", text);
 }
 
 /* ---- spec ------------------------------------------------------------------- */
@@ -295,20 +239,20 @@ static int parse_args(int argc, char **argv, args *a)
 static int synth_root(const args *a, const char *name, char *root, size_t n)
 {
     snprintf(root, n, "%s/_data/%s-seed%ld", a->runs, name, a->seed);
-    if (is_dir(root))
+    if (ss_is_dir(root))
         return SS_OK;
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", root, (long)getpid());
     char parent[4200];
     snprintf(parent, sizeof parent, "%s/_data", a->runs);
-    if (mkdirs(parent, NULL, 0))
+    if (ss_mkdirs(parent))
         return SS_ERR;
     fprintf(stderr, "semiseg train: writing the synthetic twin %s to %s\n", name, root);
     if (ss_synth_write(name, tmp, (uint64_t)a->seed, 1.0)) {
         rm_tree(tmp);
         return SS_ERR;
     }
-    if (rename(tmp, root) != 0 && !is_dir(root)) {
+    if (rename(tmp, root) != 0 && !ss_is_dir(root)) {
         rm_tree(tmp);
         return ss_seterr("cannot rename %s to %s", tmp, root);
     }
@@ -393,7 +337,7 @@ int ss_cmd_train(int argc, char **argv)
         }
         a.data_root = data_root_buf;
     }
-    if (!is_dir(a.data_root)) {
+    if (!ss_is_dir(a.data_root)) {
         fail(2, "data root %s (dataset %s) does not exist", a.data_root, di->name);
         goto out;
     }
@@ -472,7 +416,7 @@ int ss_cmd_train(int argc, char **argv)
         goto out;
     }
     /* every input is valid: make the run directory */
-    if (!a.resume && (mkdirs(run_dir, made, sizeof made))) {
+    if (!a.resume && (ss_mkdirs_made(run_dir, made, sizeof made))) {
         fail(1, "%s", semiseg_error());
         goto out;
     }
@@ -481,7 +425,7 @@ int ss_cmd_train(int argc, char **argv)
     snprintf(sha, sizeof sha, "%s\n", ss_dataset_split_sha256(ds));
     snprintf(spec_path, sizeof spec_path, "%s/spec.ini", run_dir);
     if (!text || (!a.resume && (ss_spec_write(spec, spec_path) ||
-                                write_text(run_dir, "split.sha256", sha) ||
+                                ss_write_text_in(run_dir, "split.sha256", sha) ||
                                 write_build_info(run_dir, be)))) {
         free(text);
         fail(1, "%s", semiseg_error());
@@ -499,7 +443,7 @@ int ss_cmd_train(int argc, char **argv)
         fail(2, "spec: eval.split = '%s' is neither val nor test", sel_name);
         goto cleanup;
     }
-    case_ctx sc = {ds, sel}, tc = {ds, SS_SPLIT_TEST};
+    ss_cli_split sc = {ds, sel}, tc = {ds, SS_SPLIT_TEST};
     ss_train_result res;
     memset(&res, 0, sizeof res);
     int progress = !strcmp(a.progress, "off") ? 0 : !strcmp(a.progress, "lines") ? 1 : -1;
@@ -507,10 +451,10 @@ int ss_cmd_train(int argc, char **argv)
         .method = m, .spec = spec, .spec_text = text, .run_dir = run_dir, .dims = di->dims,
         .in_ch = di->in_channels, .classes = di->classes, .seed = (uint64_t)a.seed, .backend = be,
         .data = {&dc, data_next, data_cursor, data_seek},
-        .select_cases = {&sc, ss_dataset_count(ds, sel), case_load},
+        .select_cases = ss_cli_split_source(&sc),
         .select_split = sel == SS_SPLIT_VAL ? "val" : "test",
         .select_is_test = sel == SS_SPLIT_TEST,
-        .test_cases = {&tc, ss_dataset_count(ds, SS_SPLIT_TEST), case_load},
+        .test_cases = ss_cli_split_source(&tc),
         .meta = {.dataset = di->name, .split_sha256 = ss_dataset_split_sha256(ds), .iteration = -1},
         .resume = a.resume != NULL, .progress = progress, .result = &res};
     fprintf(stderr, "semiseg train: %s on %s (%ld labeled, %d rows), seed %ld, profile %s -> %s\n",
