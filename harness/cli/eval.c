@@ -9,6 +9,7 @@
 #include "kernels/error.h"
 
 #include <errno.h>
+#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ static void usage(FILE *f)
             "                    [--split test|val] [--out DIR] [--save-pred] [--head NAME]\n"
             "                    [--lcc] [--empty zero|nan|error] [--batch N] [--tag NAME]\n"
             "                    [--classes K] [--norm KIND] [--cpu]\n"
-            "       semiseg eval RUN_DIR   (a training run's directory)\n\n"
+            "       semiseg eval RUN_DIR [--tag best|last] [--out DIR] [--save-pred] [--head NAME]\n"
+            "                    [--lcc] [--empty zero|nan|error] [--split test|val] [--batch N]\n\n"
             "Runs model NAME (eval mode: BatchNorm running statistics, no dropout) with the\n"
             "weights of W.h5 on every case of the split list of dataset D under R, with the\n"
             "dataset's protocol inference: 3-D datasets a sliding window (its patch and\n"
@@ -32,6 +34,11 @@ static void usage(FILE *f)
             "`semiseg metrics` (unit spacing). Writes DIR/metrics.csv (one row per case and\n"
             "class) and DIR/summary.json (per-class mean and std, mean Dice over classes,\n"
             "per-case values, the options, the split lists' SHA-256).\n\n"
+            "With RUN_DIR (a `semiseg train` run directory) the dataset, data root, model,\n"
+            "patch and sliding-window strides come from RUN_DIR/spec.ini and the weights from\n"
+            "RUN_DIR/checkpoints/<tag>.weights.h5 (tag best by default, or last; keys the\n"
+            "model lacks, such as attached training-only heads, are skipped and counted);\n"
+            "results go to RUN_DIR/eval-<tag>/ unless --out is given.\n\n"
             "  --weights W.h5   state_dict file (`semiseg export`, training, PyTorch)\n"
             "  --model NAME     registry name (list below)\n"
             "  --dataset D      dataset name (la, pancreas, acdc, ..., synth-la, ...)\n"
@@ -71,6 +78,64 @@ static int ensure_dir(const char *cmd, const char *dir)
     return 0;
 }
 
+
+/* What a run directory's spec.ini says about evaluation. */
+typedef struct run_spec {
+    char dataset[64], root[4096], model[64];
+    int patch[3], stride[3], has_patch, has_stride;
+} run_spec;
+
+static int parse_triple(const char *v, int out[3])
+{
+    char tail;
+    return sscanf(v, "%d,%d,%d%c", &out[0], &out[1], &out[2], &tail) == 3 && out[0] > 0 &&
+           out[1] > 0 && out[2] > 0;
+}
+
+static int run_spec_key(void *user, const char *sec, const char *key, const char *val)
+{
+    run_spec *r = user;
+    if (!strcmp(sec, "run") && !strcmp(key, "dataset"))
+        snprintf(r->dataset, sizeof r->dataset, "%s", val);
+    else if (!strcmp(sec, "run") && !strcmp(key, "data_root"))
+        snprintf(r->root, sizeof r->root, "%s", val);
+    else if (!strcmp(sec, "model") && !strcmp(key, "name"))
+        snprintf(r->model, sizeof r->model, "%s", val);
+    else if (!strcmp(sec, "data") && !strcmp(key, "patch"))
+        r->has_patch = parse_triple(val, r->patch) ? 1 : -1;
+    else if (!strcmp(sec, "eval") && !strcmp(key, "stride"))
+        r->has_stride = parse_triple(val, r->stride) ? 1 : -1;
+    return 1;
+}
+
+/* Reads RUN_DIR/spec.ini; every key evaluation needs must be there. */
+static int run_spec_read(const char *cmd, const char *run_dir, run_spec *r)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spec.ini", run_dir);
+    memset(r, 0, sizeof *r);
+    int e = ini_parse(path, run_spec_key, r);
+    if (e < 0) {
+        fprintf(stderr, "%s: %s is not a run directory (cannot read %s)\n", cmd, run_dir, path);
+        return -1;
+    }
+    if (e > 0) {
+        fprintf(stderr, "%s: %s: syntax error on line %d\n", cmd, path, e);
+        return -1;
+    }
+    const char *missing = !r->dataset[0] ? "[run] dataset"
+                          : !r->root[0]  ? "[run] data_root"
+                          : !r->model[0] ? "[model] name"
+                          : r->has_patch != 1 ? "[data] patch (three positive integers)"
+                          : r->has_stride < 0 ? "[eval] stride (three positive integers)"
+                                              : NULL;
+    if (missing) {
+        fprintf(stderr, "%s: %s lacks %s\n", cmd, path, missing);
+        return -1;
+    }
+    return 0;
+}
+
 int ss_cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval";
@@ -78,15 +143,16 @@ int ss_cmd_eval(int argc, char **argv)
     const char *head = NULL, *tag = NULL, *empty_s = "zero";
     int save_pred = 0, lcc = 0, batch = 1, cpu = 0;
     ss_model_cfg o = ss_cli_model_unset();
+    const char *run_dir = NULL;
+    run_spec rs;
+    int first = 1;
     if (argc >= 2 && argv[1][0] != '-') {
-        fprintf(stderr,
-                "%s: evaluating a run directory (%s) needs the training run reader, which this "
-                "build does not have; use semiseg eval --weights W.h5 --model NAME --dataset D "
-                "--data-root R\n",
-                cmd, argv[1]);
-        return 2;
+        run_dir = argv[1];
+        first = 2;
+        if (run_spec_read(cmd, run_dir, &rs))
+            return 2;
     }
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         int r = ss_cli_model_opt(&o, cmd, argc, argv, &i);
         if (r < 0)
             return 2;
@@ -128,6 +194,30 @@ int ss_cmd_eval(int argc, char **argv)
             fprintf(stderr, "%s: unknown option '%s' (see semiseg eval --help)\n", cmd, a);
             return 2;
         }
+    }
+    char run_weights[4200], run_out[4200];
+    if (run_dir) {
+        if (wpath || dname || root || o.name) {
+            fprintf(stderr, "%s: with RUN_DIR the weights, model, dataset and data root come from "
+                            "the run; drop --weights/--model/--dataset/--data-root\n", cmd);
+            return 2;
+        }
+        if (!tag)
+            tag = "best";
+        if (strcmp(tag, "best") && strcmp(tag, "last")) {
+            fprintf(stderr, "%s: --tag '%s': a run has best and last\n", cmd, tag);
+            return 2;
+        }
+        snprintf(run_weights, sizeof run_weights, "%s/checkpoints/%s.weights.h5", run_dir, tag);
+        snprintf(run_out, sizeof run_out, "%s/eval-%s", run_dir, tag);
+        wpath = run_weights;
+        dname = rs.dataset;
+        root = rs.root;
+        o.name = rs.model;
+        if (!o.patch[0])
+            memcpy(o.patch, rs.patch, sizeof o.patch);
+        if (!out)
+            out = run_out;
     }
     if (!wpath || !dname || !root) {
         fprintf(stderr, "%s: --weights, --model, --dataset and --data-root are required (see --help)\n",
@@ -195,7 +285,7 @@ int ss_cmd_eval(int argc, char **argv)
         goto fail;
     }
     ss_predictor_opts po = {cfg, batch, head, cpu ? ss_backend_cpu() : NULL, stderr};
-    if (ss_predictor_create(&po, &pr) || ss_predictor_load(pr, wpath, 1))
+    if (ss_predictor_create(&po, &pr) || ss_predictor_load(pr, wpath, run_dir ? 0 : 1))
         goto fail;
     if (ss_predictor_classes(pr) != di->classes) {
         ss_seterr("model %s head %s gives %d classes but dataset %s has %d (see --classes)",
@@ -206,7 +296,8 @@ int ss_cmd_eval(int argc, char **argv)
     memset(&eo, 0, sizeof eo);
     eo.infer.dims = di->dims;
     memcpy(eo.infer.patch, cfg.patch, sizeof eo.infer.patch);
-    memcpy(eo.infer.stride, di->stride, sizeof eo.infer.stride);
+    memcpy(eo.infer.stride, run_dir && rs.has_stride == 1 ? rs.stride : di->stride,
+           sizeof eo.infer.stride);
     eo.infer.classes = di->classes;
     eo.infer.batch = batch;
     eo.infer.lcc = lcc;
