@@ -4,16 +4,16 @@
 #include "model_opts.h"
 #include "split_source.h"
 #include "datasets/dataset.h"
+#include "harness/checkpoint.h"
 #include "harness/evaluate.h"
+#include "harness/experiment.h"
+#include "harness/fileio.h"
 #include "harness/predictor.h"
 #include "kernels/error.h"
 
-#include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -35,7 +35,8 @@ static void usage(FILE *f)
             "class) and DIR/summary.json (per-class mean and std, mean Dice over classes,\n"
             "per-case values, the options, the split lists' SHA-256).\n\n"
             "With RUN_DIR (a `semiseg train` run directory) the dataset, data root, model,\n"
-            "patch and sliding-window strides come from RUN_DIR/spec.ini and the weights from\n"
+            "patch and sliding-window strides come from the run's resolved spec (stored in\n"
+            "RUN_DIR/checkpoints/<tag>.h5, as RUN_DIR/spec.ini shows it) and the weights from\n"
             "RUN_DIR/checkpoints/<tag>.weights.h5 (tag best by default, or last; keys the\n"
             "model lacks, such as attached training-only heads, are skipped and counted);\n"
             "results go to RUN_DIR/eval-<tag>/ unless --out is given.\n\n"
@@ -61,14 +62,8 @@ static void usage(FILE *f)
 
 static int ensure_dir(const char *cmd, const char *dir)
 {
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "%s: --out %s exists and is not a directory\n", cmd, dir);
-            return -1;
-        }
-    } else if (mkdir(dir, 0777) != 0) {
-        fprintf(stderr, "%s: cannot create directory %s: %s\n", cmd, dir, strerror(errno));
+    if (ss_mkdirs(dir)) {
+        fprintf(stderr, "%s: %s\n", cmd, semiseg_error());
         return -1;
     }
     if (access(dir, W_OK) != 0) {
@@ -79,61 +74,39 @@ static int ensure_dir(const char *cmd, const char *dir)
 }
 
 
-/* What a run directory's spec.ini says about evaluation. */
+/* What a run says about evaluation: the resolved spec stored in its
+ * checkpoint CKPT, read through the experiment-spec layer as `train --resume`
+ * reads it. */
 typedef struct run_spec {
     char dataset[64], root[4096], model[64];
-    int patch[3], stride[3], has_patch, has_stride;
+    int patch[3], stride[3], has_stride; /* 2-D runs have no eval.stride */
 } run_spec;
 
-static int parse_triple(const char *v, int out[3])
+static int run_spec_read(const char *cmd, const char *run_dir, const char *ckpt, run_spec *r)
 {
-    char tail;
-    return sscanf(v, "%d,%d,%d%c", &out[0], &out[1], &out[2], &tail) == 3 && out[0] > 0 &&
-           out[1] > 0 && out[2] > 0;
-}
-
-static int run_spec_key(void *user, const char *sec, const char *key, const char *val)
-{
-    run_spec *r = user;
-    if (!strcmp(sec, "run") && !strcmp(key, "dataset"))
-        snprintf(r->dataset, sizeof r->dataset, "%s", val);
-    else if (!strcmp(sec, "run") && !strcmp(key, "data_root"))
-        snprintf(r->root, sizeof r->root, "%s", val);
-    else if (!strcmp(sec, "model") && !strcmp(key, "name"))
-        snprintf(r->model, sizeof r->model, "%s", val);
-    else if (!strcmp(sec, "data") && !strcmp(key, "patch"))
-        r->has_patch = parse_triple(val, r->patch) ? 1 : -1;
-    else if (!strcmp(sec, "eval") && !strcmp(key, "stride"))
-        r->has_stride = parse_triple(val, r->stride) ? 1 : -1;
-    return 1;
-}
-
-/* Reads RUN_DIR/spec.ini; every key evaluation needs must be there. */
-static int run_spec_read(const char *cmd, const char *run_dir, run_spec *r)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/spec.ini", run_dir);
-    memset(r, 0, sizeof *r);
-    int e = ini_parse(path, run_spec_key, r);
-    if (e < 0) {
-        fprintf(stderr, "%s: %s is not a run directory (cannot read %s)\n", cmd, run_dir, path);
+    char *text = NULL, method[64];
+    const char *dsn, *root, *model;
+    if (ss_checkpoint_spec(ckpt, &text, method)) {
+        fprintf(stderr, "%s: %s is not a finished run: %s\n", cmd, run_dir, semiseg_error());
         return -1;
     }
-    if (e > 0) {
-        fprintf(stderr, "%s: %s: syntax error on line %d\n", cmd, path, e);
-        return -1;
+    ss_spec *spec = ss_spec_new();
+    int rc = !spec || ss_spec_layer(spec, text, "spec of the run", SS_SPEC_DECLARE) ||
+             ss_spec_str(spec, "run.dataset", &dsn) || ss_spec_str(spec, "run.data_root", &root) ||
+             ss_spec_str(spec, "model.name", &model) ||
+             ss_spec_int3(spec, "data.patch", r->patch) ||
+             ((r->has_stride = ss_spec_get(spec, "eval.stride") != NULL) &&
+              ss_spec_int3(spec, "eval.stride", r->stride));
+    if (rc)
+        fprintf(stderr, "%s: %s: %s\n", cmd, ckpt, spec ? semiseg_error() : "out of memory");
+    else {
+        snprintf(r->dataset, sizeof r->dataset, "%s", dsn);
+        snprintf(r->root, sizeof r->root, "%s", root);
+        snprintf(r->model, sizeof r->model, "%s", model);
     }
-    const char *missing = !r->dataset[0] ? "[run] dataset"
-                          : !r->root[0]  ? "[run] data_root"
-                          : !r->model[0] ? "[model] name"
-                          : r->has_patch != 1 ? "[data] patch (three positive integers)"
-                          : r->has_stride < 0 ? "[eval] stride (three positive integers)"
-                                              : NULL;
-    if (missing) {
-        fprintf(stderr, "%s: %s lacks %s\n", cmd, path, missing);
-        return -1;
-    }
-    return 0;
+    ss_spec_free(spec);
+    free(text);
+    return rc ? -1 : 0;
 }
 
 int ss_cmd_eval(int argc, char **argv)
@@ -149,8 +122,6 @@ int ss_cmd_eval(int argc, char **argv)
     if (argc >= 2 && argv[1][0] != '-') {
         run_dir = argv[1];
         first = 2;
-        if (run_spec_read(cmd, run_dir, &rs))
-            return 2;
     }
     for (int i = first; i < argc; i++) {
         int r = ss_cli_model_opt(&o, cmd, argc, argv, &i);
@@ -208,6 +179,10 @@ int ss_cmd_eval(int argc, char **argv)
             fprintf(stderr, "%s: --tag '%s': a run has best and last\n", cmd, tag);
             return 2;
         }
+        char ckpt[4200];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoints/%s.h5", run_dir, tag);
+        if (run_spec_read(cmd, run_dir, ckpt, &rs))
+            return 2;
         snprintf(run_weights, sizeof run_weights, "%s/checkpoints/%s.weights.h5", run_dir, tag);
         snprintf(run_out, sizeof run_out, "%s/eval-%s", run_dir, tag);
         wpath = run_weights;
@@ -296,7 +271,7 @@ int ss_cmd_eval(int argc, char **argv)
     memset(&eo, 0, sizeof eo);
     eo.infer.dims = di->dims;
     memcpy(eo.infer.patch, cfg.patch, sizeof eo.infer.patch);
-    memcpy(eo.infer.stride, run_dir && rs.has_stride == 1 ? rs.stride : di->stride,
+    memcpy(eo.infer.stride, run_dir && rs.has_stride ? rs.stride : di->stride,
            sizeof eo.infer.stride);
     eo.infer.classes = di->classes;
     eo.infer.batch = batch;
