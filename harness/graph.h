@@ -116,6 +116,10 @@ int graph_run(ss_graph *g);
 
 int graph_upload(ss_graph *g, int t, const float *src);
 int graph_download(ss_graph *g, int t, float *dst);
+/* t's data as a host array, for in-place updates, when the graph is planned on
+ * a backend whose memory the CPU addresses directly; NULL otherwise (use
+ * graph_download / graph_upload then). */
+float *graph_host_data(ss_graph *g, int t);
 int graph_set_scalar(ss_graph *g, int slot, float v);
 void graph_set_step(ss_graph *g, uint64_t step);
 

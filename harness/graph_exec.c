@@ -133,6 +133,13 @@ int graph_download(ss_graph *g, int t, float *dst)
     return g->be->download(dst, graph_ptr(g, t), (size_t)ss_numel(&g->t[t].shape));
 }
 
+float *graph_host_data(ss_graph *g, int t)
+{
+    if (!g->planned || t < 0 || t >= g->nt || !g->be->is_host)
+        return NULL;
+    return graph_ptr(g, t);
+}
+
 int graph_set_scalar(ss_graph *g, int slot, float v)
 {
     if (slot < 0 || slot >= g->nscalar)

@@ -75,23 +75,51 @@ int ss_optim_init(ss_optim *o, ss_graph *g, const ss_optim_cfg *cfg)
     return SS_OK;
 }
 
+/* The parameter tensor t and its gradient as host arrays: in place when the
+ * backend's memory is host memory, else copied into wbuf/gbuf (put_back then
+ * uploads wbuf). */
+static int get_wg(ss_optim *o, int t, float **w, float **gr)
+{
+    *w = graph_host_data(o->g, t);
+    *gr = graph_host_data(o->g, graph_grad(o->g, t));
+    if (*w && *gr)
+        return SS_OK;
+    *w = o->wbuf;
+    *gr = o->gbuf;
+    if (graph_download(o->g, t, o->wbuf) != SS_OK ||
+        graph_download(o->g, graph_grad(o->g, t), o->gbuf) != SS_OK)
+        return SS_ERR;
+    return SS_OK;
+}
+
+static int put_back(ss_optim *o, int t, const float *w)
+{
+    return w == o->wbuf ? graph_upload(o->g, t, o->wbuf) : SS_OK;
+}
+
+/* Element loops run threaded for large tensors; each element's arithmetic is
+ * the same in any thread, so results do not depend on the thread count. */
+#define OPTIM_PAR_MIN 32768
+
 static int sgd_step(ss_optim *o)
 {
     float lr = (float)o->cfg.lr, mu = (float)o->cfg.momentum, wd = (float)o->cfg.weight_decay;
+    int first = o->steps == 0;
     for (int i = 0; i < o->n; i++) {
         int t = o->param[i];
         ss_shape s = graph_shape(o->g, t);
-        size_t n = (size_t)ss_numel(&s);
-        if (graph_download(o->g, t, o->wbuf) != SS_OK ||
-            graph_download(o->g, graph_grad(o->g, t), o->gbuf) != SS_OK)
+        long n = (long)ss_numel(&s);
+        float *w, *gr;
+        if (get_wg(o, t, &w, &gr) != SS_OK)
             return SS_ERR;
         float *v = o->m[i];
-        for (size_t k = 0; k < n; k++) {
-            float d = o->gbuf[k] + wd * o->wbuf[k];
-            v[k] = o->steps == 0 ? d : mu * v[k] + d;
-            o->wbuf[k] -= lr * (mu != 0.f ? v[k] : d);
+#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+        for (long k = 0; k < n; k++) {
+            float d = gr[k] + wd * w[k];
+            v[k] = first ? d : mu * v[k] + d;
+            w[k] -= lr * (mu != 0.f ? v[k] : d);
         }
-        if (graph_upload(o->g, t, o->wbuf) != SS_OK)
+        if (put_back(o, t, w) != SS_OK)
             return SS_ERR;
     }
     o->steps++;
@@ -113,21 +141,22 @@ static int adam_step(ss_optim *o)
         int p = o->param[i];
         ss_shape s = graph_shape(o->g, p);
         size_t n = (size_t)ss_numel(&s);
-        if (graph_download(o->g, p, o->wbuf) ||
-            graph_download(o->g, graph_grad(o->g, p), o->gbuf))
+        float *w, *gr;
+        if (get_wg(o, p, &w, &gr) != SS_OK)
             return SS_ERR;
         float *m = o->m[i], *v = o->v[i];
+#pragma omp parallel for schedule(static) if ((long)n >= OPTIM_PAR_MIN)
         for (size_t k = 0; k < n; k++) {
-            float g = o->gbuf[k];
+            float g = gr[k];
             if (wd != 0.f)
-                g = g + wd * o->wbuf[k];
+                g = g + wd * w[k];
             /* exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2) */
             m[k] = m[k] + one_b1 * (g - m[k]);
             v[k] = v[k] * b2 + one_b2 * g * g;
             float denom = sqrtf(v[k]) / bc2_sqrt + eps;
-            o->wbuf[k] = o->wbuf[k] - step_size * (m[k] / denom);
+            w[k] = w[k] - step_size * (m[k] / denom);
         }
-        if (graph_upload(o->g, p, o->wbuf))
+        if (put_back(o, p, w) != SS_OK)
             return SS_ERR;
     }
     o->steps = t;

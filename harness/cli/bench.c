@@ -78,17 +78,24 @@ static const char *model_alias(const char *m)
 /* ---- FP32 peak: independent FMA chains on every thread ------------------- */
 
 #define FMA_CHAINS 12
-/* FMA_CHAINS independent accumulators hide the FMA latency. */
+/* FMA_CHAINS independent accumulators hide the FMA latency. They are named
+ * variables, not an array: an array of vectors indexed in a loop is kept in
+ * memory by the compiler and the loop then measures load/store throughput. */
 #define FMA_BODY(VT, W, SET1, FMADD, STORE)                                                     \
-    VT acc[FMA_CHAINS], m = SET1(0.999999f), c = SET1(1e-7f);                                   \
-    for (int k = 0; k < FMA_CHAINS; k++)                                                        \
-        acc[k] = SET1((float)k * 1e-3f);                                                        \
-    for (long i = 0; i < reps; i++)                                                             \
-        for (int k = 0; k < FMA_CHAINS; k++)                                                    \
-            acc[k] = FMADD(acc[k], m, c);                                                       \
+    VT m = SET1(0.999999f), c = SET1(1e-7f);                                                    \
+    VT a0 = SET1(0.f), a1 = SET1(1e-3f), a2 = SET1(2e-3f), a3 = SET1(3e-3f);                    \
+    VT a4 = SET1(4e-3f), a5 = SET1(5e-3f), a6 = SET1(6e-3f), a7 = SET1(7e-3f);                  \
+    VT a8 = SET1(8e-3f), a9 = SET1(9e-3f), a10 = SET1(1e-2f), a11 = SET1(1.1e-2f);              \
+    for (long i = 0; i < reps; i++) {                                                           \
+        a0 = FMADD(a0, m, c), a1 = FMADD(a1, m, c), a2 = FMADD(a2, m, c);                       \
+        a3 = FMADD(a3, m, c), a4 = FMADD(a4, m, c), a5 = FMADD(a5, m, c);                       \
+        a6 = FMADD(a6, m, c), a7 = FMADD(a7, m, c), a8 = FMADD(a8, m, c);                       \
+        a9 = FMADD(a9, m, c), a10 = FMADD(a10, m, c), a11 = FMADD(a11, m, c);                   \
+    }                                                                                           \
+    VT all[FMA_CHAINS] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};                    \
     float s = 0, tmp[W];                                                                        \
     for (int k = 0; k < FMA_CHAINS; k++) {                                                      \
-        STORE(tmp, acc[k]);                                                                     \
+        STORE(tmp, all[k]);                                                                     \
         for (int l = 0; l < W; l++)                                                             \
             s += tmp[l];                                                                        \
     }                                                                                           \
@@ -119,7 +126,7 @@ static double fp32_peak(int nthreads)
             w = 16;
         else
             continue;
-        const long reps = 4000000;
+        const long reps = 20000000;
         for (int trial = 0; trial < 3; trial++) {
             double t0 = now_s();
             float sink = 0;
