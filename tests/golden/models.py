@@ -257,16 +257,25 @@ class DownBlock2d(nn.Module):
 
 class UpBlock2d(nn.Module):
     """bilinear: conv1x1 (c1->c2) then bilinear x2 align_corners=True;
-    else up = ConvTranspose2d(c1->c2, k2, s2). Then cat([skip, up]) -> conv."""
+    else up = ConvTranspose2d(c1->c2, k2, s2). Then cat([skip, up]) -> conv.
+    mode (overrides bilinear): "bilinear", "nearest" (conv1x1 then nearest
+    x2, MC-Net up_type 2 / FBA up_type 1) or "deconv"."""
 
-    def __init__(self, c1, c2, cout, p, bilinear):
+    def __init__(self, c1, c2, cout, p, bilinear, mode=None):
         super().__init__()
-        self.bilinear = bilinear
-        if bilinear:
+        if mode is None:
+            mode = "bilinear" if bilinear else "deconv"
+        self.bilinear = mode != "deconv"
+        if mode == "bilinear":
             self.conv1x1 = nn.Conv2d(c1, c2, kernel_size=1)
             self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-        else:
+        elif mode == "nearest":
+            self.conv1x1 = nn.Conv2d(c1, c2, kernel_size=1)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        elif mode == "deconv":
             self.up = nn.ConvTranspose2d(c1, c2, kernel_size=2, stride=2)
+        else:
+            raise ValueError("up mode %r" % mode)
         self.conv = ConvBlock2d(2 * c2, cout, p)
 
     def forward(self, x, skip):
@@ -293,12 +302,12 @@ class Encoder2d(nn.Module):
 
 
 class Decoder2d(nn.Module):
-    def __init__(self, ch, classes, bilinear):
+    def __init__(self, ch, classes, bilinear, mode=None):
         super().__init__()
-        self.up1 = UpBlock2d(ch[4], ch[3], ch[3], 0.0, bilinear)
-        self.up2 = UpBlock2d(ch[3], ch[2], ch[2], 0.0, bilinear)
-        self.up3 = UpBlock2d(ch[2], ch[1], ch[1], 0.0, bilinear)
-        self.up4 = UpBlock2d(ch[1], ch[0], ch[0], 0.0, bilinear)
+        self.up1 = UpBlock2d(ch[4], ch[3], ch[3], 0.0, bilinear, mode)
+        self.up2 = UpBlock2d(ch[3], ch[2], ch[2], 0.0, bilinear, mode)
+        self.up3 = UpBlock2d(ch[2], ch[1], ch[1], 0.0, bilinear, mode)
+        self.up4 = UpBlock2d(ch[1], ch[0], ch[0], 0.0, bilinear, mode)
         self.out_conv = nn.Conv2d(ch[0], classes, kernel_size=3, padding=1)
 
     def forward(self, f):
@@ -322,3 +331,78 @@ class UNet2d(nn.Module):
 
     def forward(self, x):
         return self.decoder(self.encoder(x))
+
+
+_CH2D = [16, 32, 64, 128, 256]
+_DROP2D = [0.05, 0.1, 0.2, 0.3, 0.5]
+
+
+class MCNet2dV2(nn.Module):
+    """MC-Net+ 2-D (MCNet2d_v2): SSL4MIS encoder, decoder1 up_type 1
+    (bilinear), decoder2 up_type 0 (transposed), decoder3 up_type 2 (nearest);
+    forward returns the three logits."""
+
+    def __init__(self, in_ch=1, classes=4, dropout=False):
+        super().__init__()
+        drop = _DROP2D if dropout else [0.0] * 5
+        self.encoder = Encoder2d(in_ch, _CH2D, drop)
+        self.decoder1 = Decoder2d(_CH2D, classes, True, "bilinear")
+        self.decoder2 = Decoder2d(_CH2D, classes, False, "deconv")
+        self.decoder3 = Decoder2d(_CH2D, classes, True, "nearest")
+
+    def forward(self, x):
+        f = self.encoder(x)
+        return self.decoder1(f), self.decoder2(f), self.decoder3(f)
+
+
+class ContraModule2d(nn.Module):
+    """FBA-Net 2-D ContraModuleNew (protocol-2d.md 5.1): A = sigmoid(Conv3x3
+    (C -> C, stride 2, pad 1, no bias)(logits)), one activation map per class;
+    each class map flattened and sent through one Linear(H/2 * W/2 -> dim) +
+    ReLU shared by the classes. Returns (N, C, dim)."""
+
+    def __init__(self, classes, hw, dim):
+        super().__init__()
+        self.activation_head = nn.Conv2d(classes, classes, 3, stride=2, padding=1, bias=False)
+        self.mlp = nn.Sequential(nn.Linear(hw, dim), nn.ReLU())
+
+    def forward(self, z):
+        a = torch.sigmoid(self.activation_head(z))
+        return self.mlp(a.flatten(2))
+
+
+class DecoderFBA2d(Decoder2d):
+    """A U-Net decoder (up1..up4, out_conv) whose logits also feed its own
+    ContraModule2d (cm.*); forward returns (logits, embeddings)."""
+
+    def __init__(self, ch, classes, mode, hw, dim):
+        super().__init__(ch, classes, mode != "deconv", mode)
+        self.cm = ContraModule2d(classes, hw, dim)
+
+    def forward(self, f):
+        z = super().forward(f)
+        return z, self.cm(z)
+
+
+class FBANet2d(nn.Module):
+    """FBA-Net 2-D (UNet_FBA2d with new=True, protocol-2d.md 5.1): shared
+    SSL4MIS encoder, three decoders with up types 0 bilinear, 1 nearest,
+    2 transposed, each with its contrast module. patch = (H, W) of the input;
+    the contrast Linear's fan-in is (H/2)(W/2) (16384 at 256 x 256). Keys:
+    encoder.*, decoder<d>.up<i>.*, decoder<d>.out_conv.*,
+    decoder<d>.cm.activation_head.weight, decoder<d>.cm.mlp.0.*.
+    forward returns ([seg1, seg2, seg3], [emb1, emb2, emb3]), emb_d (N, C, dim)."""
+
+    def __init__(self, in_ch=1, classes=4, dropout=False, dim=128, patch=(256, 256)):
+        super().__init__()
+        drop = _DROP2D if dropout else [0.0] * 5
+        hw = ((patch[0] + 1) // 2) * ((patch[1] + 1) // 2)
+        self.encoder = Encoder2d(in_ch, _CH2D, drop)
+        self.decoder1 = DecoderFBA2d(_CH2D, classes, "bilinear", hw, dim)
+        self.decoder2 = DecoderFBA2d(_CH2D, classes, "nearest", hw, dim)
+        self.decoder3 = DecoderFBA2d(_CH2D, classes, "deconv", hw, dim)
+
+    def forward(self, x):
+        f = self.encoder(x)
+        outs = [self.decoder1(f), self.decoder2(f), self.decoder3(f)]
+        return [o[0] for o in outs], [o[1] for o in outs]
