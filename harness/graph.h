@@ -107,10 +107,20 @@ enum ss_plan_flags {
     SS_PLAN_POISON = 4,   /* fill ranges with NaN when their tensor dies (testing) */
     SS_PLAN_REF = 8,      /* always run the reference kernels */
     SS_PLAN_TIMING = 16,  /* per-node timing */
+    SS_PLAN_NO_FUSE = 32, /* no inference fusion (see graph_plan) */
 };
 /* Assigns arena offsets by liveness and allocates the arenas on backend b.
  * Prints "graph: parameters X MiB, gradients Y MiB, activations Z MiB,
- * workspace W MiB" to log (stderr when NULL) unless SS_PLAN_QUIET. */
+ * workspace W MiB" to log (stderr when NULL) unless SS_PLAN_QUIET.
+ *
+ * Inference fusion: on the CPU backend, for a graph without backward nodes,
+ * unless SS_PLAN_REF or SS_PLAN_NO_FUSE is given or SEMISEG_FUSE=0 is set in
+ * the environment, every CONV / DECONV whose output's only consumer is a
+ * BN_EVAL (input 0), and that BN's output's only consumer when it is a RELU /
+ * LEAKY_RELU, runs as one CONV_BN_ACT node (kernels/op.h): the BN and
+ * activation nodes become no-ops and the intermediate tensors get no memory.
+ * A tensor marked with graph_keep (or viewed by a reshape) is never fused
+ * away; reading a fused-away tensor (graph_download) is an error. */
 int graph_plan(ss_graph *g, const ss_backend *b, int flags, FILE *log);
 int graph_run(ss_graph *g);
 
@@ -150,6 +160,10 @@ typedef struct ss_node_stat {
     long calls;
 } ss_node_stat;
 int graph_node_stat(const ss_graph *g, int i, ss_node_stat *out);
+/* Nodes that run a fused kernel after graph_plan (inference fusion; each
+ * absorbed a BN_EVAL and possibly an activation node, which then report kind 0
+ * in graph_node_stat). */
+int graph_n_fused(const ss_graph *g);
 /* Sum of the nodes' flops (as above) for one run of the graph. */
 double graph_flops(const ss_graph *g);
 /* Zeroes the accumulated per-node seconds and call counts. */

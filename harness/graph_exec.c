@@ -72,7 +72,7 @@ int graph_run(ss_graph *g)
     int ref = (g->flags & SS_PLAN_REF) != 0, timing = (g->flags & SS_PLAN_TIMING) != 0;
     for (int i = 0; i < g->nn; i++) {
         ss_gnode *n = &g->n[i];
-        if (n->kind != SS_NODE_VIEW) {
+        if (n->kind > 0) { /* not a view or a fused-away node */
             ss_op_args a;
             graph_node_args(g, i, &a, 1);
             double t0 = 0;
@@ -116,6 +116,10 @@ static int check_xfer(const ss_graph *g, int t, const char *what)
         return ss_seterr("%s: graph is not planned", what);
     if (t < 0 || t >= g->nt)
         return ss_seterr("%s: invalid tensor %d", what, t);
+    if (g->t[graph_root(g, t)].fused_away)
+        return ss_seterr("%s: tensor '%s' was fused away at plan time (an intermediate of a fused "
+                         "conv+bn node; graph_keep it before graph_plan to read it)",
+                         what, g->t[t].name);
     return SS_OK;
 }
 
@@ -172,7 +176,7 @@ int graph_node_stat(const ss_graph *g, int i, ss_node_stat *out)
         return ss_seterr("graph_node_stat: node %d out of range (graph has %d)", i, g->nn);
     const ss_gnode *n = &g->n[i];
     memset(out, 0, sizeof *out);
-    if (n->kind == SS_NODE_VIEW)
+    if (n->kind < 0) /* views, fused-away nodes */
         return SS_OK;
     out->kind = n->kind;
     out->is_bwd = n->is_bwd;

@@ -9,6 +9,9 @@
 
 #define SS_GNODE_MAX_IN (SS_MAX_IN + SS_MAX_OUT + 1)
 #define SS_NODE_VIEW (-1) /* zero-cost reshape: output aliases input 0 */
+/* A node absorbed at plan time into node `src`'s fused kernel (no inputs, no
+ * outputs, nothing to run; harness/graph_plan.c, inference fusion). */
+#define SS_NODE_FUSED (-2)
 
 typedef struct ss_gtensor {
     ss_shape shape;
@@ -18,6 +21,7 @@ typedef struct ss_gtensor {
     int producer;  /* node index, -1 for leaves */
     int view_of;   /* root tensor of a view, -1 otherwise */
     int keep;
+    int fused_away; /* an intermediate of a fused node: never materialised */
     float fill;    /* BUFFER / CONST initial value */
     int grad;      /* after graph_backward */
     /* planning */
@@ -58,6 +62,7 @@ struct ss_graph {
     const ss_backend *be;
     int flags;
     int planned;
+    int n_fused; /* nodes running a fused kernel (CONV_BN_ACT) */
     void *persist, *acts, *ws;
     size_t persist_bytes, acts_bytes, ws_bytes, naive_bytes;
 };

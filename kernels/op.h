@@ -61,6 +61,16 @@
  *              (PyTorch reduction='mean'); all ignored is an error;
  *              ip: ignore_index[0] (-100 = none matches); differentiable in logits only
  *  MSE         in: a, b same shape; out: mean((a-b)^2), gradient for both
+ *  CONV_BN_ACT internal: CONV or DECONV, then BN_EVAL, then an optional ReLU /
+ *              LeakyReLU, as one node (the planner's inference fusion,
+ *              harness/graph_plan.c; never built by model code).
+ *              in: x, w, gamma, beta, running_mean, running_var, [b]
+ *              ip: the conv's ip[0..8] (its kernels/op.h meaning), conv kind[9]
+ *              (SS_OP_CONV or SS_OP_DECONV), activation[10] (0 none, SS_OP_RELU,
+ *              SS_OP_LEAKY_RELU); fp: slope[0] (LeakyReLU), eps[1] (BN)
+ *              out: y = act(BN_EVAL(conv(x, w, b))); no gradient. The reference
+ *              runs the three reference kernels in turn; the fast CPU path folds
+ *              BN into the weights and bias (kernels/cpu/fast_fused.c).
  */
 #ifndef SS_OP_H
 #define SS_OP_H
@@ -112,6 +122,7 @@ typedef enum ss_op_kind {
     SS_OP_RANK,
     SS_OP_CE,
     SS_OP_MSE,
+    SS_OP_CONV_BN_ACT,
     SS_OP_COUNT
 } ss_op_kind;
 

@@ -2,7 +2,9 @@
  * through the reference (ref = 1) and the dispatched fast path (ref = 0) on
  * random odd shapes, forward and backward, and compared element-wise with the
  * tolerance stated per family; the fast convolution must actually have run
- * through oneDNN, and repeating a call must give bit-identical results. */
+ * through oneDNN (or, for kernel == stride shapes, the space-to-depth GEMM
+ * path of kernels/cpu/fast_conv_s2.c), and repeating a call must give
+ * bit-identical results. */
 #include "harness/graph.h"
 #include "harness/nn/model.h"
 #include "kernels/backend.h"
@@ -12,6 +14,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,9 +158,14 @@ typedef struct ccfg {
     int in[3], k[3], s[3], p[3], op[3];
     int bias;
     int expect_dnnl; /* the shape has a oneDNN form */
+    int s2;          /* kernel == stride, pad 0: the space-to-depth GEMM path */
 } ccfg;
 
-static void conv_case(const ccfg *c, uint64_t seed)
+/* One case: fast against reference with gradient mask `mask` (0: x, w and,
+ * with a bias, b). s2on: the kernel == stride path is enabled; then a case
+ * with c->s2 must run there (forward + one pass per x / w gradient) and not
+ * through oneDNN, any other case must not touch it. */
+static void conv_case_mask(const ccfg *c, uint64_t seed, int s2on, unsigned mask)
 {
     int ip[9];
     for (int j = 0; j < 3; j++) {
@@ -170,9 +178,12 @@ static void conv_case(const ccfg *c, uint64_t seed)
                                 : ss_shape5(c->Co, c->Ci, c->k[0], c->k[1], c->k[2]),
                       ss_shape5(c->Co, 1, 1, 1, 1)};
     int n_in = c->bias ? 3 : 2;
+    if (!mask)
+        mask = c->bias ? 7u : 3u;
     fcase f;
+    ss_cpu_conv_set_s2(s2on);
     fc_init(&f, c->deconv ? SS_OP_DECONV : SS_OP_CONV, ip, c->deconv ? 9 : 6, NULL, 0, n_in, xs,
-            c->bias ? 7u : 3u, seed);
+            mask, seed);
     double K = (double)c->k[0] * c->k[1] * c->k[2];
     double L = K * (c->Ci > c->Co ? c->Ci : c->Co);
     double vx = (double)c->N * ss_spatial(&xs[0]), vy = (double)c->N * ss_spatial(&f.o.ys[0]);
@@ -180,43 +191,76 @@ static void conv_case(const ccfg *c, uint64_t seed)
         L = vx;
     if (vy > L)
         L = vy;
-    long before = ss_cpu_conv_dnnl_calls();
+    long before = ss_cpu_conv_dnnl_calls(), before_s2 = ss_cpu_conv_s2_calls();
     fc_check(&f, 1e-6 * L, 1e-5, 1e-6 * L, 1e-5);
-    long ran = ss_cpu_conv_dnnl_calls() - before;
-    if (c->expect_dnnl)
-        ck_assert_msg(ran >= 3, "oneDNN ran %ld primitives, expected forward + 2 backward", ran);
-    else
-        ck_assert_msg(ran == 0, "oneDNN ran for a shape it cannot express");
-    /* also with gx[0] only (the first layer of a net has no input gradient the other way) */
+    long ran = ss_cpu_conv_dnnl_calls() - before, ran_s2 = ss_cpu_conv_s2_calls() - before_s2;
+    if (s2on && c->s2) {
+        long want = 1 + (mask & 1u) + ((mask >> 1) & 1u);
+        ck_assert_msg(ran_s2 == want, "kernel == stride path ran %ld passes, expected %ld", ran_s2,
+                      want);
+        ck_assert_msg(ran == 0, "oneDNN ran for a kernel == stride shape");
+    } else {
+        ck_assert_msg(ran_s2 == 0, "kernel == stride path ran for another shape (or disabled)");
+        if (c->expect_dnnl)
+            ck_assert_msg(ran >= 3, "oneDNN ran %ld primitives, expected forward + 2 backward", ran);
+        else
+            ck_assert_msg(ran == 0, "oneDNN ran for a shape it cannot express");
+    }
+    ss_cpu_conv_set_s2(1);
     fc_free(&f);
 }
 
+static void conv_case(const ccfg *c, uint64_t seed) { conv_case_mask(c, seed, 1, 0); }
+
 static const ccfg g_convs[] = {
     /* V-Net ConvBlock k3 p1 */
-    {0, 2, 3, 5, {5, 7, 6}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1},
+    {0, 2, 3, 5, {5, 7, 6}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
     /* anisotropic kernel, stride and pad, no bias */
-    {0, 1, 4, 6, {7, 6, 9}, {3, 1, 2}, {2, 1, 2}, {1, 0, 1}, {0, 0, 0}, 0, 1},
+    {0, 1, 4, 6, {7, 6, 9}, {3, 1, 2}, {2, 1, 2}, {1, 0, 1}, {0, 0, 0}, 0, 1, 0},
     /* V-Net down k2 s2 */
-    {0, 2, 5, 7, {6, 8, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    {0, 2, 5, 7, {6, 8, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
     /* 1x1x1 head */
-    {0, 2, 17, 2, {3, 5, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    {0, 2, 17, 2, {3, 5, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, 1, 1, 0},
     /* 2-D k3 s2 p1 */
-    {0, 3, 3, 4, {1, 9, 11}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {0, 0, 0}, 1, 1},
+    {0, 3, 3, 4, {1, 9, 11}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {0, 0, 0}, 1, 1, 0},
     /* 2-D U-Net k3 p1, more channels than one vector */
-    {0, 2, 19, 33, {1, 10, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 1, 1},
-    /* odd input under k2 s2: the last input row is never read (right padding -1) */
-    {0, 1, 2, 3, {5, 5, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 0},
+    {0, 2, 19, 33, {1, 10, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 1, 1, 0},
+    /* odd input under k2 s2: the last input row is never read (right padding
+     * -1: no oneDNN form; the kernel == stride path gives it gradient 0) */
+    {0, 1, 2, 3, {5, 5, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 0, 1},
+    /* kernel == stride, odd channel counts: batch 1 and 3, with and without
+     * bias, 3-D and 2-D; sizes give tiles that end inside a W row */
+    {0, 1, 3, 5, {6, 10, 26}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
+    {0, 3, 3, 5, {4, 6, 10}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 0, 1, 1},
+    {0, 3, 3, 5, {1, 10, 14}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
+    {0, 1, 5, 3, {1, 9, 11}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 0, 0, 1},
+    /* more channels (R = Ci*8 = 136), several tiles per item */
+    {0, 2, 17, 33, {8, 12, 10}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
+    /* other kernel == stride sizes, unread tail along H */
+    {0, 1, 3, 4, {1, 7, 8}, {1, 3, 2}, {1, 3, 2}, {0, 0, 0}, {0, 0, 0}, 1, 0, 1},
+    /* kernel == stride but padded: oneDNN */
+    {0, 1, 3, 4, {6, 6, 6}, {2, 2, 2}, {2, 2, 2}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
 };
 
 static const ccfg g_deconvs[] = {
     /* V-Net up k2 s2 */
-    {1, 2, 6, 3, {3, 4, 5}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    {1, 2, 6, 3, {3, 4, 5}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
     /* k3 s2 p1 output padding 1 (right padding 0) */
-    {1, 1, 5, 4, {3, 3, 4}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, 0, 1},
+    {1, 1, 5, 4, {3, 3, 4}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, 0, 1, 0},
     /* 2-D U-Net up k2 s2 */
-    {1, 3, 18, 17, {1, 5, 6}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1},
+    {1, 3, 18, 17, {1, 5, 6}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
     /* output padding above the padding: no oneDNN form, reference */
-    {1, 1, 2, 3, {2, 3, 3}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, 1, 0},
+    {1, 1, 2, 3, {2, 3, 3}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0},
+    /* kernel == stride, odd channel counts: batch 1 and 3, with and without
+     * bias, 3-D and 2-D */
+    {1, 1, 3, 5, {3, 5, 13}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
+    {1, 3, 5, 3, {2, 3, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 0, 1, 1},
+    {1, 3, 3, 5, {1, 5, 7}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
+    {1, 1, 5, 3, {1, 8, 9}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, 0, 1, 1},
+    /* more channels (R = Co*8 = 264), several tiles per item */
+    {1, 2, 17, 33, {4, 6, 5}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
+    /* another kernel == stride size */
+    {1, 1, 3, 4, {2, 3, 4}, {3, 1, 2}, {3, 1, 2}, {0, 0, 0}, {0, 0, 0}, 1, 1, 1},
 };
 
 START_TEST(test_fast_conv)
@@ -226,6 +270,8 @@ START_TEST(test_fast_conv)
     ss_cpu_conv_set_layout(1);
     conv_case(c, 200 + (uint64_t)_i);
     ss_cpu_conv_set_layout(0);
+    if (c->s2) /* the oneDNN / reference path such shapes had before */
+        conv_case_mask(c, 250 + (uint64_t)_i, 0, 0);
 }
 END_TEST
 
@@ -236,6 +282,80 @@ START_TEST(test_fast_deconv)
     ss_cpu_conv_set_layout(1);
     conv_case(c, 400 + (uint64_t)_i);
     ss_cpu_conv_set_layout(0);
+    if (c->s2)
+        conv_case_mask(c, 450 + (uint64_t)_i, 0, 0);
+}
+END_TEST
+
+/* Kernel == stride path with a subset of the gradients: x only, w only,
+ * bias only, w and bias, x and bias. */
+START_TEST(test_fast_conv_s2_masks)
+{
+    static const unsigned masks[] = {1u, 2u, 4u, 6u, 5u};
+    const ccfg *c = _i ? &g_deconvs[4] : &g_convs[7];
+    for (int m = 0; m < 5; m++)
+        conv_case_mask(c, 480 + (uint64_t)(10 * _i + m), 1, masks[m]);
+}
+END_TEST
+
+/* Kernel == stride path: a workspace sized for one thread still runs (fewer
+ * threads) when more are available, and repeated calls are bit-identical. */
+START_TEST(test_fast_conv_s2_threads)
+{
+    ss_cpu_conv_set_s2(1); /* whatever SEMISEG_CONV_S2 says */
+    for (int dc = 0; dc < 2; dc++) {
+        int ip[9] = {2, 2, 2, 0, 0, 0, 0, 0, 0};
+        ss_shape xs[3] = {ss_shape5(2, 3, 8, 6, 10),
+                          dc ? ss_shape5(3, 5, 2, 2, 2) : ss_shape5(5, 3, 2, 2, 2),
+                          ss_shape5(5, 1, 1, 1, 1)};
+        fcase f;
+        fc_init(&f, dc ? SS_OP_DECONV : SS_OP_CONV, ip, dc ? 9 : 6, NULL, 0, 3, xs, 7u, 990 + dc);
+        ss_op_args a;
+        memset(&a, 0, sizeof a);
+        a.kind = f.o.kind;
+        a.ip = f.o.ip;
+        a.n_in = 3;
+        a.n_out = 1;
+        for (int i = 0; i < 3; i++) {
+            a.xs[i] = xs[i];
+            a.x[i] = f.o.x[i];
+        }
+        a.ys[0] = f.o.ys[0];
+        size_t ny = (size_t)ss_numel(&a.ys[0]);
+        float *yr = tu_alloc(ny), *y1 = tu_alloc(ny), *y3 = tu_alloc(ny);
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        size_t ws1 = ss_cpu_conv_s2_ws(&a, 0);
+        omp_set_num_threads(3);
+        size_t ws3 = ss_cpu_conv_s2_ws(&a, 0);
+        ck_assert(ws1 > 0 && ws3 == 3 * ws1);
+        a.ws = malloc(ws3);
+        a.y[0] = yr;
+        TU_OK(ss_backend_cpu()->run(&a, 0, 1));
+        long before = ss_cpu_conv_s2_calls();
+        a.ws_size = ws1;
+        a.y[0] = y1;
+        TU_OK(ss_backend_cpu()->run(&a, 0, 0));
+        a.ws_size = ws3;
+        a.y[0] = y3;
+        TU_OK(ss_backend_cpu()->run(&a, 0, 0));
+        ck_assert_int_eq(ss_cpu_conv_s2_calls() - before, 2);
+        TU_ASSERT_CLOSE(y1, yr, ny, 1e-4, 1e-5);
+        /* forward columns do not depend on the thread count */
+        ck_assert(memcmp(y1, y3, ny * sizeof(float)) == 0);
+        /* too small a workspace: another path, still correct */
+        a.ws_size = ws1 / 2;
+        before = ss_cpu_conv_s2_calls();
+        TU_OK(ss_backend_cpu()->run(&a, 0, 0));
+        ck_assert_int_eq(ss_cpu_conv_s2_calls() - before, 0);
+        TU_ASSERT_CLOSE(y3, yr, ny, 1e-4, 1e-5);
+        omp_set_num_threads(saved);
+        free(a.ws);
+        free(yr);
+        free(y1);
+        free(y3);
+        fc_free(&f);
+    }
 }
 END_TEST
 
@@ -583,6 +703,8 @@ Suite *suite_fastpath(void)
     tcase_add_loop_test(tc, test_fast_conv, 0, (int)(sizeof g_convs / sizeof g_convs[0]));
     tcase_add_loop_test(tc, test_fast_deconv, 0, (int)(sizeof g_deconvs / sizeof g_deconvs[0]));
     tcase_add_test(tc, test_fast_conv_deterministic);
+    tcase_add_loop_test(tc, test_fast_conv_s2_masks, 0, 2);
+    tcase_add_test(tc, test_fast_conv_s2_threads);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("eltwise");
     tcase_add_loop_test(te, test_fast_relu, 0, 3);

@@ -8,6 +8,12 @@
  *               direction: GFLOP/s and the share of this machine's FP32 peak
  *               (measured once with an FMA loop on the same thread count).
  *   bench peak  only the FMA-loop peak.
+ *   bench infer one eval-mode forward pass (BatchNorm with running statistics,
+ *               no dropout, no backward: the graph sliding-window inference
+ *               runs), median ms over --iters runs after one warm-up run, the
+ *               planned activation bytes and the number of fused
+ *               conv+bn(+act) nodes; --no-fuse plans it without the inference
+ *               fusion (harness/graph.h, graph_plan).
  *
  * FLOPs are the op descriptors' forward counts, backward counted as twice the
  * forward. */
@@ -28,7 +34,7 @@
 
 typedef struct bopts {
     const char *model;
-    int batch, patch[3], iters, threads, ref, quiet, nodes;
+    int batch, patch[3], iters, threads, ref, quiet, nodes, no_fuse;
 } bopts;
 
 static double now_s(void)
@@ -327,6 +333,83 @@ done:
     return rc;
 }
 
+/* ---- an inference forward pass ---------------------------------------------- */
+
+static int cmd_infer(const bopts *o)
+{
+    const char *name = model_alias(o->model);
+    ss_model_cfg cfg = ss_model_defaults(name);
+    memcpy(cfg.patch, o->patch, sizeof cfg.patch);
+    const ss_model_info *info = ss_model_find(name);
+    if (info->dims == 2 && cfg.patch[0] != 1) {
+        fprintf(stderr, "bench: %s is a 2-D model: --patch wants HxW\n", name);
+        return 2;
+    }
+    int flags = (o->quiet ? SS_PLAN_QUIET : 0) | (o->ref ? SS_PLAN_REF : 0) |
+                (o->no_fuse ? SS_PLAN_NO_FUSE : 0) | (o->nodes ? SS_PLAN_TIMING : 0);
+    ss_graph *g = graph_new();
+    ss_nn m;
+    nn_begin(&m, g, 0, 0);
+    const int *p = cfg.patch;
+    int x = g_input(g, "image", ss_shape5(o->batch, cfg.in_ch, p[0], p[1], p[2]));
+    ss_model_out out = {0};
+    float *img = NULL;
+    double *t = calloc((size_t)o->iters, sizeof(double));
+    double *tc = calloc((size_t)o->iters, sizeof(double));
+    int rc = 1;
+    double t_build = now_s();
+    if (!t || !tc || ss_model_build(&m, &cfg, x, &out) != SS_OK)
+        goto fail;
+    for (int k = 0; k < out.n; k++)
+        graph_keep(g, out.t[k]);
+    if (graph_plan(g, ss_backend_cpu(), flags, stderr) != SS_OK || nn_init_params(&m) != SS_OK)
+        goto fail;
+    size_t nv = (size_t)o->batch * (size_t)cfg.in_ch * (size_t)p[0] * p[1] * p[2];
+    img = malloc(nv * sizeof(float));
+    if (!img) {
+        ss_seterr("out of memory for a batch of %zu voxels", nv);
+        goto fail;
+    }
+    for (size_t i = 0; i < nv; i++)
+        img[i] = 2.f * ss_rng_uniform(7, 1, 0, i) - 1.f;
+    if (graph_upload(g, x, img) != SS_OK || graph_run(g) != SS_OK) /* warm-up */
+        goto fail;
+    t_build = now_s() - t_build;
+    if (o->nodes)
+        graph_reset_timing(g);
+    for (int it = 0; it < o->iters; it++) {
+        double t0 = now_s(), c0 = cpu_s();
+        if (graph_upload(g, x, img) != SS_OK || graph_run(g) != SS_OK)
+            goto fail;
+        t[it] = now_s() - t0;
+        tc[it] = cpu_s() - c0;
+    }
+    double flops = graph_flops(g), mt = median(t, o->iters), mc = median(tc, o->iters);
+    printf("model %s batch %d patch %dx%dx%d threads %d path %s%s (inference, eval mode)\n", name,
+           o->batch, p[0], p[1], p[2], omp_get_max_threads(), o->ref ? "reference" : "fast",
+           o->ref ? "" : o->no_fuse ? ", unfused" : ", fused");
+    printf("infer_ms %.1f  (median of %d, min %.1f)\n", 1e3 * mt, o->iters,
+           1e3 * t[0]); /* t is sorted by median() */
+    printf("cpu_ms %.1f  (process CPU time per run, median; all threads)\n", 1e3 * mc);
+    printf("activations_mib %.1f  fused_nodes %d  peak_rss_mib %.1f\n",
+           (double)graph_peak_bytes(g) / (1024.0 * 1024.0), graph_n_fused(g), peak_rss_mib());
+    printf("gflop_per_run %.2f  achieved_gflops %.2f  (first run incl. set-up %.2f s)\n",
+           flops * 1e-9, flops * 1e-9 / mt, t_build);
+    if (o->nodes)
+        graph_print_timing(g, stdout);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "bench: %s\n", semiseg_error());
+done:
+    free(t);
+    free(tc);
+    free(img);
+    nn_end(&m);
+    graph_free(g);
+    return rc;
+}
+
 static int parse_patch(const char *s, int p[3])
 {
     int a, b, c;
@@ -352,13 +435,18 @@ static void usage(FILE *f)
             "                          [--threads T] [--ref] [--quiet] [--nodes]\n"
             "       semiseg bench ops  [same options]\n"
             "       semiseg bench peak [--threads T]\n"
+            "       semiseg bench infer [--model M] [--batch B] [--patch ..] [--iters N]\n"
+            "                           [--threads T] [--ref] [--no-fuse] [--quiet] [--nodes]\n"
             "step: median ms of a training step (forward, CE on head 1, backward, SGD momentum\n"
             "      0.9 wd 1e-4) after one warm-up step, peak RSS, achieved GFLOP/s.\n"
             "ops:  per-op and direction ms, GFLOP/s and %% of the FP32 peak of an FMA loop.\n"
             "--model: a registry name or vnet, mcnet2 (MC-Net), mcnet3 (MC-Net+), fbanet,\n"
             "         unet2d (default vnet); --batch 2; --patch 64x64x48 (2-D default 256x256);\n"
             "--iters 5; --threads: OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
-            "--ref: reference kernels only; --nodes (ops): also the per-node table.\n");
+            "--ref: reference kernels only; --nodes (ops, infer): also the per-node table.\n"
+            "infer: median ms of one eval-mode forward pass (no backward) after one warm-up\n"
+            "      run, planned activation MiB, fused conv+bn(+act) nodes; --no-fuse: plan\n"
+            "      it without the inference fusion.\n");
 }
 
 int ss_cmd_bench(int argc, char **argv)
@@ -368,8 +456,9 @@ int ss_cmd_bench(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    if (strcmp(sub, "step") && strcmp(sub, "ops") && strcmp(sub, "peak")) {
-        fprintf(stderr, "bench: unknown subcommand '%s' (step, ops or peak; see --help)\n", sub);
+    if (strcmp(sub, "step") && strcmp(sub, "ops") && strcmp(sub, "peak") && strcmp(sub, "infer")) {
+        fprintf(stderr, "bench: unknown subcommand '%s' (step, ops, peak or infer; see --help)\n",
+                sub);
         return 2;
     }
     bopts o = {.model = "vnet", .batch = 2, .patch = {0, 0, 0}, .iters = 5, .threads = 0};
@@ -385,6 +474,8 @@ int ss_cmd_bench(int argc, char **argv)
             o.quiet = 1;
         } else if (!strcmp(a, "--nodes")) {
             o.nodes = 1;
+        } else if (!strcmp(a, "--no-fuse")) {
+            o.no_fuse = 1;
         } else if (!v) {
             fprintf(stderr, "bench: option '%s' needs a value (see --help)\n", a);
             return 2;
@@ -433,5 +524,7 @@ int ss_cmd_bench(int argc, char **argv)
             o.patch[2] = 48;
         }
     }
+    if (!strcmp(sub, "infer"))
+        return cmd_infer(&o);
     return cmd_step(&o, !strcmp(sub, "ops"));
 }

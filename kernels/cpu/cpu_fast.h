@@ -23,8 +23,39 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd);
 void ss_cpu_conv_set_layout(int plain);
 /* Number of oneDNN primitive executions so far (tests check the fast path ran). */
 long ss_cpu_conv_dnnl_calls(void);
+/* Kernel == stride, pad 0 CONV / DECONV (V-Net's k2 s2 down and up
+ * convolutions, 2-D k 1x2x2): plain-layout GEMMs on a space-to-depth view
+ * (kernels/cpu/fast_conv_s2.c), dispatched from the functions above before
+ * oneDNN. match: 1 when the op has that form (and the path is enabled);
+ * fwd / bwd: 0 when they ran (status in *rc), 1 when the caller must use
+ * another path (workspace too small). */
+int ss_cpu_conv_s2_match(const ss_op_args *a);
+size_t ss_cpu_conv_s2_ws(const ss_op_args *a, int bwd);
+int ss_cpu_conv_s2_fwd(const ss_op_args *a, int *rc);
+int ss_cpu_conv_s2_bwd(const ss_op_args *a, int *rc);
+/* Enables (default) or disables the path; initialised from SEMISEG_CONV_S2=0. */
+void ss_cpu_conv_set_s2(int on);
+/* Number of passes the path ran (forward 1, backward 1 per gradient of x / w). */
+long ss_cpu_conv_s2_calls(void);
 /* Frees every cached primitive (tests; the cache is rebuilt on demand). */
 void ss_cpu_conv_cache_clear(void);
+
+/* CONV / DECONV forward (a the op's call) with a ReLU post-op of negative
+ * slope `slope` (0: ReLU, else LeakyReLU) inside the oneDNN primitive.
+ * Returns 1 when this path does not handle the call (DECONV, the 1x1x1 and
+ * kernel == stride GEMM shapes, no oneDNN plan, workspace too small: the
+ * caller runs the plain forward and the activation itself), else 0 with the
+ * status in *rc. ss_cpu_conv_ws_relu:
+ * the workspace it needs; -1 when it would not handle such a call. */
+int ss_cpu_conv_fwd_relu(const ss_op_args *a, float slope, int *rc);
+int ss_cpu_conv_ws_relu(const ss_op_args *a, float slope, size_t *ws);
+
+/* CONV_BN_ACT (kernels/ops/fused.c): batch norm folded into the weights and
+ * bias at run time (in the workspace), activation as a post-op. */
+int ss_cpu_conv_bn_act_fwd(const ss_op_args *a);
+size_t ss_cpu_conv_bn_act_ws(const ss_op_args *a, int bwd);
+/* The conv part of a CONV_BN_ACT call (kind, ip, x, w, [b], y, ws). */
+void ss_cba_conv_args(const ss_op_args *a, ss_op_args *c);
 
 /* Batch norm (training: batch statistics + running-stat update; evaluation). */
 int ss_cpu_bn_train_fwd(const ss_op_args *a);

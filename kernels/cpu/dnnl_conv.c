@@ -12,7 +12,9 @@
  * bias gradient gx[2]). 2-D data (D = 1, kD = 1, stride 1 and pad 0 in D)
  * uses 4-D descriptors. Shapes oneDNN cannot express with the op's padding
  * (a negative right padding) and any oneDNN failure fall back to the
- * reference kernels. */
+ * reference kernels. Kernel == stride, pad 0 shapes (V-Net's k2 s2 down and
+ * up convolutions) go to the plain-layout GEMMs of fast_conv_s2.c first, 1x1x1
+ * convolutions to the pointwise GEMMs below. */
 #include "cpu_fast.h"
 
 #include "../error.h"
@@ -29,6 +31,8 @@ typedef struct key {
     int kind, dir, n_in, plain;
     ss_shape x, w, y;
     int ip[9];
+    int post;         /* forward with a ReLU post-op (ss_cpu_conv_fwd_relu); 0 none */
+    float post_alpha; /* its negative slope */
 } key;
 
 typedef struct slot {
@@ -244,6 +248,18 @@ static int op_desc_fwd(const key *k, const geo *g, const dnnl_memory_desc_t *x,
     return st == dnnl_success ? 0 : -1;
 }
 
+/* Sets an eltwise ReLU (negative slope alpha) post-op on at; -1 on failure. */
+static int post_relu(dnnl_primitive_attr_t at, float alpha)
+{
+    dnnl_post_ops_t po;
+    if (dnnl_post_ops_create(&po) != dnnl_success)
+        return -1;
+    int bad = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, alpha, 0.f) != dnnl_success ||
+              dnnl_primitive_attr_set_post_ops(at, po) != dnnl_success;
+    dnnl_post_ops_destroy(po);
+    return bad ? -1 : 0;
+}
+
 static plan *plan_build(const key *k)
 {
     plan *p = calloc(1, sizeof *p);
@@ -273,6 +289,10 @@ static plan *plan_build(const key *k)
     if (dnnl_primitive_attr_create(&at) != dnnl_success)
         return p;
     dnnl_primitive_attr_set_scratchpad_mode(at, dnnl_scratchpad_mode_user);
+    if (k->post && (k->dir != DIR_FWD || post_relu(at, k->post_alpha) != 0)) {
+        dnnl_primitive_attr_destroy(at);
+        return p; /* ok = 0 */
+    }
     dnnl_primitive_desc_t hint = NULL, pd = NULL;
     int fail = 0;
     int fwd_bias = k->n_in == 3;
@@ -585,6 +605,8 @@ static int fwd_any(const ss_op_args *a)
     int rc;
     if (pointwise(a))
         return pw_fwd(a);
+    if (ss_cpu_conv_s2_match(a) && !ss_cpu_conv_s2_fwd(a, &rc))
+        return rc;
     if (try_run(get(a, DIR_FWD), a, 0, &rc))
         return ss_op_get(a->kind)->fwd(a);
     return rc;
@@ -597,6 +619,9 @@ static int bwd_any(const ss_op_args *a)
         return d->bwd(a);
     if (pointwise(a))
         return pw_bwd(a);
+    int rc = SS_OK;
+    if (ss_cpu_conv_s2_match(a) && !ss_cpu_conv_s2_bwd(a, &rc))
+        return rc;
     int want_b = a->n_in == 3 && a->gx[2];
     if (want_b && !a->gx[1])
         return d->bwd(a);
@@ -610,7 +635,6 @@ static int bwd_any(const ss_op_args *a)
     int share = pd && pw && pd->s[0].which == U_GY && pw->s[0].which == U_GY && pd->s[0].reorder &&
                 pw->s[0].reorder && pd->s[0].off == 0 && pw->s[0].off == 0 &&
                 dnnl_memory_desc_equal(&pd->s[0].want, &pw->s[0].want);
-    int rc = SS_OK;
     if (pd && try_run(pd, a, 0, &rc))
         return d->bwd(a);
     if (rc != SS_OK)
@@ -629,6 +653,8 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd)
 {
     if (pointwise(a))
         return 0;
+    if (ss_cpu_conv_s2_match(a))
+        return ss_cpu_conv_s2_ws(a, bwd);
     if (!bwd) {
         plan *p = get(a, DIR_FWD);
         return p && p->ok ? p->ws : 0;
@@ -644,4 +670,45 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd)
     if (pw2 && pw2->ok && pw2->ws > w)
         w = pw2->ws;
     return w;
+}
+
+/* ---- forward with a fused ReLU / LeakyReLU post-op (CONV_BN_ACT,
+ * kernels/cpu/fast_fused.c). Only CONV through the oneDNN primitive: DECONV,
+ * the 1x1x1 and kernel == stride GEMM shapes and shapes without a plan report
+ * "not handled" and the caller applies the activation itself. -------------- */
+
+static plan *get_relu(const ss_op_args *a, float slope)
+{
+    key k;
+    make_key(a, DIR_FWD, &k);
+    k.post = 1;
+    k.post_alpha = slope;
+    return plan_get(&k);
+}
+
+/* DECONV is left out: oneDNN 2.6 applies a deconvolution's post-ops in a
+ * separate reference loop (30x slower than the primitive here); so are the
+ * shapes fwd_any sends to the 1x1x1 and kernel == stride GEMMs. */
+static int relu_handled(const ss_op_args *a)
+{
+    return a->kind == SS_OP_CONV && !pointwise(a) && !ss_cpu_conv_s2_match(a);
+}
+
+int ss_cpu_conv_fwd_relu(const ss_op_args *a, float slope, int *rc)
+{
+    if (!relu_handled(a))
+        return 1;
+    return try_run(get_relu(a, slope), a, 0, rc);
+}
+
+int ss_cpu_conv_ws_relu(const ss_op_args *a, float slope, size_t *ws)
+{
+    *ws = 0;
+    if (!relu_handled(a))
+        return -1;
+    plan *p = get_relu(a, slope);
+    if (!p || !p->ok)
+        return -1;
+    *ws = p->ws;
+    return 0;
 }

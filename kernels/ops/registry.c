@@ -13,7 +13,8 @@
     X(UPSAMPLE, upsample) X(ADD, add) X(SUB, sub) X(MUL, mul) X(DIV, div) X(SCALE, scale)      \
     X(POW, pow) X(EXP, exp) X(LOG, log) X(CLAMP, clamp) X(CONCAT, concat) X(SLICE, slice)      \
     X(SUM, sum) X(MEAN, mean) X(MATMUL, matmul) X(LINEAR, linear) X(L2NORM, l2norm)            \
-    X(COSSIM, cossim) X(SORT, sort) X(RANK, rank) X(CE, ce) X(MSE, mse)
+    X(COSSIM, cossim) X(SORT, sort) X(RANK, rank) X(CE, ce) X(MSE, mse)                        \
+    X(CONV_BN_ACT, conv_bn_act)
 
 #define DECL(K, s) extern const ss_op_desc ss_desc_##s;
 SS_OP_LIST(DECL)
