@@ -65,6 +65,16 @@ static int parse_long_str(const char *s, long *out)
     return 0;
 }
 
+/* Copies src into dst[n]; 0 (nothing written) when it does not fit. */
+static int str_fits(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        return 0;
+    memmove(dst, src, len + 1);
+    return 1;
+}
+
 static int set_err(pctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int set_err(pctx *p, const char *fmt, ...)
 {
@@ -400,7 +410,9 @@ static int handler(void *user, const char *section, const char *name, const char
         if (i == s->n_profiles) {
             if (i == SS_TS_MAX_PROFILES)
                 return set_err(p, "more than %d profiles", SS_TS_MAX_PROFILES);
-            snprintf(s->profiles[i].name, sizeof s->profiles[i].name, "%s", a);
+            if (!str_fits(s->profiles[i].name, sizeof s->profiles[i].name, a))
+                return set_err(p, "[profile %s]: name longer than %zu characters", a,
+                               sizeof s->profiles[i].name - 1);
             s->profiles[i].twin_seed = 1337;
             s->n_profiles++;
         }
@@ -420,8 +432,9 @@ static int handler(void *user, const char *section, const char *name, const char
         if (i == s->n_cellx) {
             if (i == SS_TS_MAX_CELLS)
                 return set_err(p, "more than %d [cell] sections", SS_TS_MAX_CELLS);
-            snprintf(s->cellx[i].method, 32, "%s", a);
-            snprintf(s->cellx[i].dataset, 32, "%s", b);
+            if (!str_fits(s->cellx[i].method, sizeof s->cellx[i].method, a) ||
+                !str_fits(s->cellx[i].dataset, sizeof s->cellx[i].dataset, b))
+                return set_err(p, "[cell %s %s %s]: method or dataset name too long", a, b, c);
             s->cellx[i].pct = pct;
             s->n_cellx++;
         }
@@ -522,18 +535,18 @@ static int validate(ss_table_spec *s, const char *origin)
         if (!d->defined || !d->name[0] || !d->labeled.n)
             return ss_seterr("%s: [dataset %s] is missing or lacks name / labeled", origin, d->key);
         if (!d->label[0])
-            snprintf(d->label, sizeof d->label, "%s", d->key);
+            str_fits(d->label, sizeof d->label, d->key); /* key[32] fits */
         if (!d->root[0])
-            snprintf(d->root, sizeof d->root, "%s", d->key);
+            str_fits(d->root, sizeof d->root, d->key);
     }
     for (int i = 0; i < s->n_methods; i++) {
         ss_ts_method *m = &s->methods[i];
         if (!m->defined || !m->n_ratios)
             return ss_seterr("%s: [method %s] is missing or lacks ratios", origin, m->name);
         if (!m->label[0])
-            snprintf(m->label, sizeof m->label, "%s", m->name);
+            str_fits(m->label, sizeof m->label, m->name); /* name[32] fits */
         if (!m->checkpoint[0])
-            snprintf(m->checkpoint, sizeof m->checkpoint, "%s", s->checkpoint);
+            str_fits(m->checkpoint, sizeof m->checkpoint, s->checkpoint);
         for (int j = 0; j < s->n_datasets; j++) {
             char what[128];
             snprintf(what, sizeof what, "[dataset %s] labeled", s->datasets[j].key);
@@ -544,7 +557,7 @@ static int validate(ss_table_spec *s, const char *origin)
     for (int i = 0; i < s->n_profiles; i++) {
         ss_ts_profile *f = &s->profiles[i];
         if (!f->train_profile[0])
-            snprintf(f->train_profile, sizeof f->train_profile, "%s", f->name);
+            str_fits(f->train_profile, sizeof f->train_profile, f->name); /* name[32] fits */
         if (!f->data[0])
             snprintf(f->data, sizeof f->data, "real");
         char names[SS_TS_MAX_DATASETS][32];
