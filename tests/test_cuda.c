@@ -152,23 +152,11 @@ static void gop_free(gop *g)
 
 static void gop_args(const gop *g, const opc *o, ss_op_args *a, size_t ws_bytes)
 {
-    memset(a, 0, sizeof *a);
-    a->kind = o->kind;
-    a->ip = o->ip;
-    a->fp = o->fp;
-    a->n_in = o->n_in;
-    a->n_out = o->n_out;
-    for (int i = 0; i < o->n_in; i++) {
-        a->xs[i] = o->xs[i];
+    opc_args(o, a);
+    for (int i = 0; i < o->n_in; i++)
         a->x[i] = g->x[i];
-    }
-    for (int i = 0; i < o->n_out; i++) {
-        a->ys[i] = o->ys[i];
+    for (int i = 0; i < o->n_out; i++)
         a->y[i] = g->y[i];
-    }
-    a->step = o->step;
-    a->dyn_used = o->dyn_used;
-    a->dyn = o->dyn;
     a->ws = g->ws;
     a->ws_size = ws_bytes;
 }

@@ -87,7 +87,7 @@ void opc_randomize(opc *o, float lo, float hi, uint64_t seed)
         tu_fill_uniform(o->x[i], (size_t)ss_numel(&o->xs[i]), lo, hi, seed * 131 + (uint64_t)i);
 }
 
-static void opc_args(const opc *o, ss_op_args *a)
+void opc_args(const opc *o, ss_op_args *a)
 {
     memset(a, 0, sizeof *a);
     a->kind = o->kind;

@@ -45,6 +45,9 @@ typedef struct opc {
     float dyn;
 } opc;
 
+/* ss_op_args of the op call o (shapes, parameters, host pointers). */
+void opc_args(const opc *o, ss_op_args *a);
+
 /* Infers output shapes and allocates zeroed inputs/outputs. ip/fp may be NULL
  * (zeros). Returns SS_OK or SS_ERR (message in semiseg_error()). */
 int opc_init(opc *o, int kind, const int *ip, int nip, const float *fp, int nfp, int n_in,
