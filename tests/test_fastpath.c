@@ -128,6 +128,8 @@ static void fc_check(fcase *c, double fatol, double frtol, double batol, double 
             if ((c->mask >> i) & 1) {
                 gr[i] = tu_alloc((size_t)ss_numel(&o->xs[i]));
                 gf[i] = tu_alloc((size_t)ss_numel(&o->xs[i]));
+                /* poison: the fast backward must write every input gradient */
+                memset(gf[i], 0xff, (size_t)ss_numel(&o->xs[i]) * sizeof(float));
             }
         fc_run(c, 1, 1, NULL, gr);
         fc_run(c, 1, 0, NULL, gf);
@@ -507,14 +509,48 @@ END_TEST
  * planted); an overlapping geometry goes to the reference. */
 START_TEST(test_fast_maxpool)
 {
-    static const int ips[3][9] = {{1, 2, 2, 1, 2, 2, 0, 0, 0},
+    static const int ips[5][9] = {{1, 2, 2, 1, 2, 2, 0, 0, 0},
                                   {2, 2, 2, 2, 2, 2, 0, 0, 0},
-                                  {3, 3, 3, 2, 2, 2, 1, 1, 1}};
-    ss_shape xs = ss_shape5(2, 3, _i == 0 ? 1 : 6, 9, 11);
+                                  {3, 3, 3, 2, 2, 2, 1, 1, 1},
+                                  {1, 2, 2, 1, 2, 2, 0, 0, 0},
+                                  {2, 2, 2, 2, 2, 2, 0, 0, 0}};
+    /* 0-1: odd sizes (uncovered inputs, a scalar tail after the vector
+     * windows); 3-4: sizes the windows cover exactly */
+    ss_shape xs = _i < 3 ? ss_shape5(2, 3, _i == 0 ? 1 : 6, 9, 11)
+                         : ss_shape5(2, 3, _i == 3 ? 1 : 4, 6, 20);
     fcase f;
     fc_init(&f, SS_OP_MAXPOOL, ips[_i], 9, NULL, 0, 1, &xs, 1u, 950 + (uint64_t)_i);
-    f.o.x[0][0] = f.save[0][0] = f.o.x[0][1] = f.save[0][1] = 2.f; /* tied maxima */
+    float *x = f.o.x[0], *sv = f.save[0];
+    x[0] = sv[0] = x[1] = sv[1] = 2.f; /* tied maxima */
+    const int W = 20;
+    if (_i >= 3) /* a tie across rows, ahead of a larger value */
+        x[2] = sv[2] = x[W + 3] = sv[W + 3] = 3.f;
     fc_check(&f, 0, 0, 0, 0);
+    if (_i >= 3) {
+        /* NaN before and after a larger value, two NaNs in one window: the
+         * outputs and routed gradients equal the reference's bit for bit
+         * (compared as bytes, since NaN != NaN) */
+        x[4] = sv[4] = NAN;
+        x[W + 5] = sv[W + 5] = 5.f;
+        x[7] = sv[7] = 9.f;
+        x[W + 6] = sv[W + 6] = NAN;
+        x[8] = sv[8] = x[W + 9] = sv[W + 9] = NAN;
+        size_t ny = (size_t)ss_numel(&f.o.ys[0]), nx = (size_t)ss_numel(&xs);
+        float *y[2] = {tu_alloc(ny), tu_alloc(ny)}, *g[2] = {tu_alloc(nx), tu_alloc(nx)};
+        for (int ref = 0; ref < 2; ref++) {
+            fc_run(&f, 0, ref, &y[ref], NULL);
+            memcpy(f.o.y[0], y[1 - ref], ny * sizeof(float)); /* y unused by the backward */
+            memset(g[ref], 0xff, nx * sizeof(float));
+            fc_run(&f, 1, ref, NULL, &g[ref]);
+        }
+        ck_assert(isnan(y[1][2]) && isnan(y[1][4]));
+        ck_assert(memcmp(y[0], y[1], ny * sizeof(float)) == 0);
+        ck_assert(memcmp(g[0], g[1], nx * sizeof(float)) == 0);
+        for (int k = 0; k < 2; k++) {
+            free(y[k]);
+            free(g[k]);
+        }
+    }
     fc_free(&f);
 }
 END_TEST
@@ -712,7 +748,7 @@ Suite *suite_fastpath(void)
     tcase_add_loop_test(te, test_fast_leaky_relu, 0, 3);
     tcase_add_loop_test(te, test_fast_dropout, 0, 3);
     tcase_add_test(te, test_fast_bn);
-    tcase_add_loop_test(te, test_fast_maxpool, 0, 3);
+    tcase_add_loop_test(te, test_fast_maxpool, 0, 5);
     tcase_add_loop_test(te, test_fast_upsample, 0, (int)(sizeof g_ups / sizeof g_ups[0]));
     suite_add_tcase(s, te);
     TCase *ts = tcase_create("step");
