@@ -451,21 +451,26 @@ START_TEST(test_fast_leaky_relu)
 END_TEST
 
 /* Dropout draws the same Philox numbers as the reference: identical masks and
- * values for both modes, odd sizes (a partial last block of four) and a step
- * and stream other than 0. */
+ * values for both modes, odd sizes (a partial last block of four, a tail of
+ * whole blocks after the vector groups) and a step and stream other than 0,
+ * with the AVX2 path on (where the CPU has it) and off. */
 START_TEST(test_fast_dropout)
 {
-    for (int mode = 0; mode < 2; mode++) {
-        const int64_t *d = g_sizes[_i];
-        ss_shape xs = ss_shape5((int)d[0], (int)d[1], (int)d[2], (int)d[3], (int)d[4]);
-        int ip[4] = {mode, 12345, 7, 3};
-        float fp[1] = {0.3f};
-        fcase f;
-        fc_init(&f, SS_OP_DROPOUT, ip, 4, fp, 1, 1, &xs, 1u, 570 + (uint64_t)_i);
-        f.o.step = 41;
-        fc_check(&f, 0, 0, 0, 0);
-        fc_free(&f);
-    }
+    for (int vec = 0; vec < 2; vec++)
+        for (int mode = 0; mode < 2; mode++) {
+            const int64_t *d = g_sizes[_i];
+            ss_shape xs = ss_shape5((int)d[0], (int)d[1], (int)d[2], (int)d[3], (int)d[4]);
+            int ip[4] = {mode, 12345, 7, 3};
+            float fp[1] = {0.3f};
+            fcase f;
+            fc_init(&f, SS_OP_DROPOUT, ip, 4, fp, 1, 1, &xs, 1u, 570 + (uint64_t)_i);
+            f.o.step = 41;
+            f.o.x[0][1] = f.save[0][1] = -0.f; /* a dropped -0 keeps its sign */
+            ss_cpu_dropout_set_vector(vec);
+            fc_check(&f, 0, 0, 0, 0);
+            ss_cpu_dropout_set_vector(1);
+            fc_free(&f);
+        }
 }
 END_TEST
 

@@ -73,6 +73,8 @@ int ss_cpu_leaky_relu_bwd(const ss_op_args *a);
 /* Element-wise dropout (mode 0); channel mode uses the reference. */
 int ss_cpu_dropout_fwd(const ss_op_args *a);
 int ss_cpu_dropout_bwd(const ss_op_args *a);
+/* Enables (default) or disables the AVX2 path (tests compare both). */
+void ss_cpu_dropout_set_vector(int on);
 
 /* UPSAMPLE (nearest and linear), forward and backward. */
 int ss_cpu_upsample_fwd(const ss_op_args *a);
