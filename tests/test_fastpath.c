@@ -474,6 +474,82 @@ START_TEST(test_fast_dropout)
 }
 END_TEST
 
+/* ---- cross entropy ---------------------------------------------------------------
+ * Float with one exponential per class against the reference in double: the
+ * loss within 1e-6 relative, logit gradients within 2e-5 relative to the
+ * per-voxel scale g / count. Labels include the ignore index. Inputs the
+ * reference rejects are rejected the same way (the fast path hands them to it). */
+
+static const int g_ces[][5] = {{2, 2, 3, 7, 9}, {3, 4, 1, 13, 11}, {2, 3, 5, 17, 31}, {1, 1, 2, 3, 4}};
+
+static void ce_fill_labels(float *lab, int64_t nv, int c, uint64_t seed)
+{
+    for (int64_t v = 0; v < nv; v++) {
+        uint64_t h = (seed + (uint64_t)v) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+        lab[v] = h % 7 == 0 ? 255.f : (float)(h % (uint64_t)c);
+    }
+}
+
+START_TEST(test_fast_ce)
+{
+    const int *d = g_ces[_i];
+    ss_shape xs[2] = {ss_shape5(d[0], d[1], d[2], d[3], d[4]), ss_shape5(d[0], 1, d[2], d[3], d[4])};
+    int ip[1] = {255};
+    fcase f;
+    fc_init(&f, SS_OP_CE, ip, 1, NULL, 0, 2, xs, 1u, 1200 + (uint64_t)_i);
+    int64_t nv = ss_numel(&xs[1]);
+    for (int64_t i = 0; i < ss_numel(&xs[0]); i++) /* logits in [-4, 4) */
+        f.o.x[0][i] = f.save[0][i] = 4.f * f.save[0][i];
+    ce_fill_labels(f.save[1], nv, d[1], 77 + (uint64_t)_i);
+    memcpy(f.o.x[1], f.save[1], (size_t)nv * sizeof(float));
+    int64_t cnt = 0;
+    for (int64_t v = 0; v < nv; v++)
+        cnt += f.save[1][v] != 255.f;
+    ck_assert_int_gt(cnt, 0);
+    fc_check(&f, 0, 1e-6, 2e-5 * fabs((double)f.gy[0]) / (double)cnt, 0);
+    fc_free(&f);
+}
+END_TEST
+
+/* A NaN logit, a label out of range, or every voxel ignored: both paths fail
+ * with the reference's message. */
+START_TEST(test_fast_ce_rejects)
+{
+    ss_shape xs[2] = {ss_shape5(2, 3, 2, 5, 7), ss_shape5(2, 1, 2, 5, 7)};
+    int ip[1] = {255};
+    for (int bad = 0; bad < 3; bad++)
+        for (int bwd = 0; bwd < 2; bwd++) {
+            opc o;
+            TU_OK(opc_init(&o, SS_OP_CE, ip, 1, NULL, 0, 2, xs));
+            opc_randomize(&o, -1.f, 1.f, 1300);
+            ce_fill_labels(o.x[1], 70, 3, 5);
+            if (bad == 0)
+                o.x[0][101] = NAN;
+            else if (bad == 1)
+                o.x[1][33] = 3.f;
+            else
+                for (int v = 0; v < 70; v++)
+                    o.x[1][v] = 255.f;
+            float gy = 1.f, *gx = tu_alloc(210);
+            char msg[2][512];
+            for (int ref = 0; ref < 2; ref++) {
+                ss_op_args a;
+                opc_args(&o, &a);
+                if (bwd) {
+                    a.gy[0] = &gy;
+                    a.gx[0] = gx;
+                }
+                ck_assert_int_eq(ss_backend_cpu()->run(&a, bwd, ref), SS_ERR);
+                snprintf(msg[ref], sizeof msg[ref], "%s", semiseg_error());
+            }
+            ck_assert_str_eq(msg[0], msg[1]);
+            free(gx);
+            opc_free(&o);
+        }
+}
+END_TEST
+
 /* ---- upsample ------------------------------------------------------------------
  * Nearest is a copy / a sum of ones: forward identical, backward atol 1e-6.
  * Linear blends in float where the reference sums in double: forward atol
@@ -754,6 +830,8 @@ Suite *suite_fastpath(void)
     tcase_add_loop_test(te, test_fast_dropout, 0, 3);
     tcase_add_test(te, test_fast_bn);
     tcase_add_loop_test(te, test_fast_maxpool, 0, 5);
+    tcase_add_loop_test(te, test_fast_ce, 0, (int)(sizeof g_ces / sizeof g_ces[0]));
+    tcase_add_test(te, test_fast_ce_rejects);
     tcase_add_loop_test(te, test_fast_upsample, 0, (int)(sizeof g_ups / sizeof g_ups[0]));
     suite_add_tcase(s, te);
     TCase *ts = tcase_create("step");

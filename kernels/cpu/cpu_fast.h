@@ -85,6 +85,10 @@ int ss_cpu_maxpool_fwd(const ss_op_args *a);
 int ss_cpu_maxpool_bwd(const ss_op_args *a);
 
 /* ADD / SUB / MUL of equal shapes; broadcasts and DIV use the reference. */
+/* CE in float, one exponential per class and voxel (kernels/cpu/fast_loss.c). */
+int ss_cpu_ce_fwd(const ss_op_args *a);
+int ss_cpu_ce_bwd(const ss_op_args *a);
+
 int ss_cpu_binary_fwd(const ss_op_args *a);
 int ss_cpu_binary_bwd(const ss_op_args *a);
 

@@ -6,6 +6,7 @@
  * Both reject NaN/Inf inputs (and CE invalid labels) with an error naming the
  * value and its index. Sums run over a fixed number of voxel blocks, each in
  * double, added in block order: the result does not depend on the thread count. */
+#include "../cpu/cpu_fast.h"
 #include "../error.h"
 #include "../op.h"
 
@@ -191,6 +192,8 @@ const ss_op_desc ss_desc_ce = {
     .infer = ce_infer,
     .fwd = ce_fwd,
     .bwd = ce_bwd,
+    .fwd_fast = ss_cpu_ce_fwd,
+    .bwd_fast = ss_cpu_ce_bwd,
     .flops = ce_flops,
     .bytes = ss_op_bytes_default,
     .diff_mask = 1u,
