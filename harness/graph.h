@@ -107,7 +107,7 @@ enum ss_plan_flags {
     SS_PLAN_POISON = 4,   /* fill ranges with NaN when their tensor dies (testing) */
     SS_PLAN_REF = 8,      /* always run the reference kernels */
     SS_PLAN_TIMING = 16,  /* per-node timing */
-    SS_PLAN_NO_FUSE = 32, /* no inference fusion (see graph_plan) */
+    SS_PLAN_NO_FUSE = 32, /* no plan-time fusion (see graph_plan) */
 };
 /* Assigns arena offsets by liveness and allocates the arenas on backend b.
  * Prints "graph: parameters X MiB, gradients Y MiB, activations Z MiB,
@@ -120,7 +120,11 @@ enum ss_plan_flags {
  * LEAKY_RELU, runs as one CONV_BN_ACT node (kernels/op.h): the BN and
  * activation nodes become no-ops and the intermediate tensors get no memory.
  * A tensor marked with graph_keep (or viewed by a reshape) is never fused
- * away; reading a fused-away tensor (graph_download) is an error. */
+ * away; reading a fused-away tensor (graph_download) is an error.
+ * Training fusion: under the same switches, in a graph with its backward,
+ * every BN_TRAIN whose output only a ReLU / LeakyReLU (slope >= 0) reads (and
+ * the gradient nodes of the two) runs as one BN_ACT node (kernels/op.h) with
+ * one gradient node; the batch norm's output and its gradient get no memory. */
 int graph_plan(ss_graph *g, const ss_backend *b, int flags, FILE *log);
 int graph_run(ss_graph *g);
 
@@ -164,6 +168,9 @@ int graph_node_stat(const ss_graph *g, int i, ss_node_stat *out);
  * absorbed a BN_EVAL and possibly an activation node, which then report kind 0
  * in graph_node_stat). */
 int graph_n_fused(const ss_graph *g);
+/* Nodes that run BN_ACT after graph_plan (training fusion: a BN_TRAIN and the
+ * ReLU / LeakyReLU after it, with their gradient nodes). */
+int graph_n_fused_bn(const ss_graph *g);
 /* Sum of the nodes' flops (as above) for one run of the graph. */
 double graph_flops(const ss_graph *g);
 /* Zeroes the accumulated per-node seconds and call counts. */

@@ -10,7 +10,7 @@
 #define SS_GNODE_MAX_IN (SS_MAX_IN + SS_MAX_OUT + 1)
 #define SS_NODE_VIEW (-1) /* zero-cost reshape: output aliases input 0 */
 /* A node absorbed at plan time into node `src`'s fused kernel (no inputs, no
- * outputs, nothing to run; harness/graph_plan.c, inference fusion). */
+ * outputs, nothing to run; harness/graph_fuse.c). */
 #define SS_NODE_FUSED (-2)
 
 typedef struct ss_gtensor {
@@ -62,11 +62,15 @@ struct ss_graph {
     const ss_backend *be;
     int flags;
     int planned;
-    int n_fused; /* nodes running a fused kernel (CONV_BN_ACT) */
+    int n_fused;    /* nodes running CONV_BN_ACT (inference fusion) */
+    int n_fused_bn; /* nodes running BN_ACT (training fusion) */
     void *persist, *acts, *ws;
     size_t persist_bytes, acts_bytes, ws_bytes, naive_bytes;
 };
 
+/* Plan-time fusion (harness/graph_fuse.c): rewrites fusable node chains on
+ * the CPU backend; a no-op elsewhere or when switched off. */
+int graph_fuse(ss_graph *g);
 /* Pointer of tensor t's data on the backend (views resolve to their root). */
 float *graph_ptr(const ss_graph *g, int t);
 int graph_root(const ss_graph *g, int t);

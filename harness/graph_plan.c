@@ -148,116 +148,6 @@ static size_t plan_workspace(const ss_graph *g)
     return graph_align(ws);
 }
 
-/* ---- inference fusion: CONV/DECONV -> BN_EVAL [-> RELU/LEAKY_RELU] ---------
- * Runs before liveness. The conv node becomes a CONV_BN_ACT node writing the
- * last fused node's output; the BN (and activation) node becomes
- * SS_NODE_FUSED with no inputs or outputs, so the intermediate tensors are
- * neither produced nor read and the planner gives them no memory. Fusion needs
- * an intermediate that no one else sees: exactly one use as an input (views
- * count as uses), not kept. Moving the BN and activation work up to the conv
- * is safe because their other inputs are persistent parameters and buffers,
- * which only a BN_TRAIN node could change inside a run (none may sit between). */
-
-static int fusion_wanted(const ss_graph *g)
-{
-    if (g->flags & (SS_PLAN_REF | SS_PLAN_NO_FUSE))
-        return 0;
-    if (g->be != ss_backend_cpu() || g->backward_done)
-        return 0;
-    const char *e = getenv("SEMISEG_FUSE");
-    if (e && !strcmp(e, "0"))
-        return 0;
-    for (int i = 0; i < g->nn; i++)
-        if (g->n[i].is_bwd)
-            return 0;
-    return 1;
-}
-
-static int bn_train_between(const ss_graph *g, int i, int j)
-{
-    for (int k = i + 1; k < j; k++)
-        if (g->n[k].kind == SS_OP_BN_TRAIN)
-            return 1;
-    return 0;
-}
-
-/* Node consuming tensor t when t has exactly one use and may vanish, else -1. */
-static int sole_user(const ss_graph *g, const int *uses, const int *user, int t)
-{
-    if (g->t[t].keep || uses[t] != 1)
-        return -1;
-    return user[t];
-}
-
-static void fuse_node(ss_graph *g, int i, int j, int k)
-{
-    ss_gnode *c = &g->n[i], *bn = &g->n[j];
-    int x = c->in[0], w = c->in[1], b = c->n_in == 3 ? c->in[2] : -1;
-    int last = k >= 0 ? k : j, y = g->n[last].out[0];
-    int act = k >= 0 ? g->n[k].kind : 0;
-    float slope = act == SS_OP_LEAKY_RELU ? g->n[k].fp[0] : 0.f;
-    g->t[c->out[0]].fused_away = 1;
-    g->t[c->out[0]].producer = -1;
-    if (k >= 0) {
-        g->t[bn->out[0]].fused_away = 1;
-        g->t[bn->out[0]].producer = -1;
-    }
-    int in[7] = {x, w, bn->in[1], bn->in[2], bn->in[3], bn->in[4], b};
-    c->ip[9] = c->kind;
-    c->ip[10] = act;
-    memset(c->fp, 0, sizeof c->fp);
-    c->fp[0] = slope;
-    c->fp[1] = bn->fp[1];
-    c->kind = SS_OP_CONV_BN_ACT;
-    c->n_in = b >= 0 ? 7 : 6;
-    memcpy(c->in, in, (size_t)c->n_in * sizeof(int));
-    c->out[0] = y;
-    g->t[y].producer = i;
-    for (int f = j; f >= 0; f = f == j ? k : -1) {
-        ss_gnode *n = &g->n[f];
-        n->kind = SS_NODE_FUSED;
-        n->src = i;
-        n->n_in = n->n_out = 0;
-    }
-    g->n_fused++;
-}
-
-static int fuse_conv_bn_act(ss_graph *g)
-{
-    int *uses = calloc((size_t)g->nt, sizeof(int)), *user = malloc((size_t)g->nt * sizeof(int));
-    if (!uses || !user) {
-        free(uses);
-        free(user);
-        return graph_seterr(g, "graph_plan: out of memory");
-    }
-    for (int i = 0; i < g->nn; i++)
-        for (int k = 0; k < g->n[i].n_in; k++) {
-            int t = g->n[i].in[k];
-            uses[t]++;
-            user[t] = i;
-            if (g->t[t].view_of >= 0)
-                uses[g->t[t].view_of] += 2; /* a viewed tensor never vanishes */
-        }
-    for (int i = 0; i < g->nn; i++) {
-        const ss_gnode *c = &g->n[i];
-        if ((c->kind != SS_OP_CONV && c->kind != SS_OP_DECONV) || c->n_out != 1 || c->slot >= 0)
-            continue;
-        int j = sole_user(g, uses, user, c->out[0]);
-        if (j < 0 || g->n[j].kind != SS_OP_BN_EVAL || g->n[j].in[0] != c->out[0] ||
-            bn_train_between(g, i, j))
-            continue;
-        int k = sole_user(g, uses, user, g->n[j].out[0]);
-        if (k >= 0 && ((g->n[k].kind != SS_OP_RELU && g->n[k].kind != SS_OP_LEAKY_RELU) ||
-                       g->n[k].in[0] != g->n[j].out[0] || bn_train_between(g, j, k)))
-            k = -1;
-        fuse_node(g, i, j, k);
-    }
-    free(uses);
-    free(user);
-    return SS_OK;
-}
-
-int graph_n_fused(const ss_graph *g) { return g->n_fused; }
 
 static int fill_persistent(ss_graph *g)
 {
@@ -293,7 +183,7 @@ int graph_plan(ss_graph *g, const ss_backend *b, int flags, FILE *log)
         }
     }
     g->persist_bytes = pbytes;
-    if (fusion_wanted(g) && fuse_conv_bn_act(g) != SS_OK)
+    if (graph_fuse(g) != SS_OK)
         return SS_ERR;
     liveness(g);
     if (plan_acts(g) != SS_OK)
@@ -308,9 +198,10 @@ int graph_plan(ss_graph *g, const ss_backend *b, int flags, FILE *log)
         return graph_seterr(g, "graph_plan: %s", semiseg_error());
     if (!(flags & SS_PLAN_QUIET)) {
         const double mib = 1.0 / (1024.0 * 1024.0);
-        char fused[64] = "";
-        if (g->n_fused)
-            snprintf(fused, sizeof fused, "; %d conv+bn(+act) fused", g->n_fused);
+        char fused[96] = "";
+        if (g->n_fused || g->n_fused_bn)
+            snprintf(fused, sizeof fused, "; fused: %d conv+bn(+act), %d bn+act", g->n_fused,
+                     g->n_fused_bn);
         fprintf(log ? log : stderr,
                 "graph: %d nodes on %s; parameters %.2f MiB, gradients %.2f MiB, activations %.2f MiB "
                 "(%.2f MiB without reuse), workspace %.2f MiB, other persistent %.2f MiB%s\n",

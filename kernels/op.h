@@ -71,6 +71,13 @@
  *              out: y = act(BN_EVAL(conv(x, w, b))); no gradient. The reference
  *              runs the three reference kernels in turn; the fast CPU path folds
  *              BN into the weights and bias (kernels/cpu/fast_fused.c).
+ *  BN_ACT      internal: BN_TRAIN, then ReLU or LeakyReLU (slope >= 0), as one
+ *              node (the planner's training fusion, harness/graph_fuse.c).
+ *              in: as BN_TRAIN; ip: activation[0] (SS_OP_RELU or
+ *              SS_OP_LEAKY_RELU); fp: momentum[0], eps[1], slope[2]
+ *              out: r = act(BN_TRAIN(x)), saved_mean, saved_invstd; running stats
+ *              updated as BN_TRAIN. Gradients for x, gamma, beta; the backward
+ *              takes the activation's mask from r (kernels/ops/norm_act.c).
  */
 #ifndef SS_OP_H
 #define SS_OP_H
@@ -123,6 +130,7 @@ typedef enum ss_op_kind {
     SS_OP_CE,
     SS_OP_MSE,
     SS_OP_CONV_BN_ACT,
+    SS_OP_BN_ACT,
     SS_OP_COUNT
 } ss_op_kind;
 

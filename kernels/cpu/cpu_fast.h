@@ -61,6 +61,11 @@ void ss_cba_conv_args(const ss_op_args *a, ss_op_args *c);
 int ss_cpu_bn_train_fwd(const ss_op_args *a);
 int ss_cpu_bn_train_bwd(const ss_op_args *a);
 int ss_cpu_bn_eval_fwd(const ss_op_args *a);
+/* BN_ACT: the BN_TRAIN fast path with the activation applied on the way out
+ * and its mask (from the output) applied on the way in; bit-identical to the
+ * BN_TRAIN and activation fast paths run in turn. */
+int ss_cpu_bn_act_fwd(const ss_op_args *a);
+int ss_cpu_bn_act_bwd(const ss_op_args *a);
 
 /* ReLU. */
 int ss_cpu_relu_fwd(const ss_op_args *a);

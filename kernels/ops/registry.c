@@ -14,7 +14,7 @@
     X(POW, pow) X(EXP, exp) X(LOG, log) X(CLAMP, clamp) X(CONCAT, concat) X(SLICE, slice)      \
     X(SUM, sum) X(MEAN, mean) X(MATMUL, matmul) X(LINEAR, linear) X(L2NORM, l2norm)            \
     X(COSSIM, cossim) X(SORT, sort) X(RANK, rank) X(CE, ce) X(MSE, mse)                        \
-    X(CONV_BN_ACT, conv_bn_act)
+    X(CONV_BN_ACT, conv_bn_act) X(BN_ACT, bn_act)
 
 #define DECL(K, s) extern const ss_op_desc ss_desc_##s;
 SS_OP_LIST(DECL)
