@@ -11,6 +11,7 @@
 #include "kernels/cpu/cpu_fast.h"
 #include "kernels/error.h"
 #include "testutil.h"
+#include "train_step.h"
 
 #include <check.h>
 #include <math.h>
@@ -672,9 +673,9 @@ START_TEST(test_fast_bn)
 END_TEST
 
 /* ---- a whole training step ---------------------------------------------------
- * V-Net (dropout on, batch norm) on a 16^3 patch, batch 2: CE on head 1,
- * backward. The fast step run twice from the same state gives bit-identical
- * loss and parameter gradients. Against the reference step (double sums) the
+ * V-Net (dropout on, batch norm) on a 32x32x16 patch, batch 2: CE on head 1,
+ * backward (tests/train_step.c). Two fast steps from the same state give
+ * bit-identical loss, parameter gradients and running statistics. Against the reference step (double sums) the
  * loss agrees to 1e-5 relative and every parameter gradient to NMSE <= 1e-3:
  * float32 arithmetic alone costs ~1e-10 (tests/test_models_golden.c), but with
  * PyTorch's initialisation some pre-activations sit within rounding of the
@@ -682,92 +683,35 @@ END_TEST
  * changes by O(1) there; that is what sets the observed worst case here
  * (~4e-5, first-layer weights and BN scales). A wrong kernel gives NMSE of order 1. */
 
-typedef struct tstep {
-    ss_graph *g;
-    ss_nn m;
-    int loss;
-} tstep;
-
-static void tstep_build(tstep *t, int flags)
-{
-    t->g = graph_new();
-    nn_begin(&t->m, t->g, 1, 5);
-    ss_model_cfg cfg = ss_model_defaults("vnet");
-    cfg.patch[0] = cfg.patch[1] = 32;
-    cfg.patch[2] = 16;
-    int x = g_input(t->g, "image", ss_shape5(2, 1, 32, 32, 16));
-    int lab = g_input(t->g, "label", ss_shape5(2, 1, 32, 32, 16));
-    ss_model_out out = {0};
-    TU_OK(ss_model_build(&t->m, &cfg, x, &out));
-    t->loss = g_ce(t->g, out.t[0], lab, -100);
-    graph_keep(t->g, t->loss);
-    TU_OK(graph_backward(t->g, t->loss));
-    TU_OK(graph_plan(t->g, ss_backend_cpu(), SS_PLAN_QUIET | flags, NULL));
-    TU_OK(nn_init_params(&t->m));
-    size_t n = 2 * 32 * 32 * 16;
-    float *img = tu_alloc(n), *lb = tu_alloc(n);
-    tu_fill_uniform(img, n, -1.f, 1.f, 77);
-    for (size_t i = 0; i < n; i++)
-        lb[i] = img[i] * img[i] > 0.3f ? 1.f : 0.f;
-    TU_OK(graph_upload(t->g, x, img));
-    TU_OK(graph_upload(t->g, lab, lb));
-    graph_set_step(t->g, 3);
-    free(img);
-    free(lb);
-}
-
-static void tstep_free(tstep *t)
-{
-    nn_end(&t->m);
-    graph_free(t->g);
-}
-
-/* Concatenated gradients of every parameter (malloc'd), count in *n. */
-static float *tstep_grads(tstep *t, size_t *n)
-{
-    size_t tot = 0;
-    for (int i = 0; i < graph_n_tensors(t->g); i++)
-        if (graph_role(t->g, i) == SS_ROLE_PARAM && graph_grad(t->g, i) >= 0) {
-            ss_shape sh = graph_shape(t->g, i);
-            tot += (size_t)ss_numel(&sh);
-        }
-    float *v = tu_alloc(tot + 1), *p = v;
-    for (int i = 0; i < graph_n_tensors(t->g); i++)
-        if (graph_role(t->g, i) == SS_ROLE_PARAM && graph_grad(t->g, i) >= 0) {
-            ss_shape sh = graph_shape(t->g, i);
-            TU_OK(graph_download(t->g, graph_grad(t->g, i), p));
-            p += ss_numel(&sh);
-        }
-    *n = tot;
-    return v;
-}
+static const int g_step_patch[3] = {32, 32, 16};
 
 START_TEST(test_fast_step_deterministic)
 {
-    tstep t;
-    tstep_build(&t, 0);
-    float l1, l2;
-    size_t n1, n2;
-    TU_OK(graph_run(t.g));
-    TU_OK(graph_download(t.g, t.loss, &l1));
-    float *g1 = tstep_grads(&t, &n1);
-    TU_OK(graph_run(t.g));
-    TU_OK(graph_download(t.g, t.loss, &l2));
-    float *g2 = tstep_grads(&t, &n2);
-    ck_assert(n1 == n2 && n1 > 0);
-    ck_assert_msg(memcmp(&l1, &l2, sizeof l1) == 0, "loss %.9g then %.9g", (double)l1, (double)l2);
-    ck_assert_msg(memcmp(g1, g2, n1 * sizeof(float)) == 0, "gradients differ between two runs");
-    free(g1);
-    free(g2);
-    tstep_free(&t);
+    tu_step t[2];
+    float *s[2];
+    size_t n[2];
+    for (int k = 0; k < 2; k++) { /* two graphs from the same state */
+        tu_step_build(&t[k], "vnet", 2, g_step_patch, 0);
+        TU_OK(graph_run(t[k].g));
+        s[k] = tu_step_state(&t[k], &n[k]);
+    }
+    ck_assert(n[0] == n[1] && n[0] > 1);
+    ck_assert_msg(memcmp(s[0], s[1], sizeof(float)) == 0, "loss %.9g then %.9g", (double)s[0][0],
+                  (double)s[1][0]);
+    ck_assert_msg(memcmp(s[0], s[1], n[0] * sizeof(float)) == 0,
+                  "gradients or running statistics differ between two runs");
+    for (int k = 0; k < 2; k++) {
+        free(s[k]);
+        tu_step_free(&t[k]);
+    }
 }
 END_TEST
 
 START_TEST(test_fast_step_vs_reference)
 {
-    tstep f, r;
-    tstep_build(&f, 0);
-    tstep_build(&r, SS_PLAN_REF);
+    tu_step f, r;
+    tu_step_build(&f, "vnet", 2, g_step_patch, 0);
+    tu_step_build(&r, "vnet", 2, g_step_patch, SS_PLAN_REF);
     long before = ss_cpu_conv_dnnl_calls();
     TU_OK(graph_run(f.g));
     ck_assert(ss_cpu_conv_dnnl_calls() > before);
@@ -807,8 +751,8 @@ START_TEST(test_fast_step_vs_reference)
         checked++;
     }
     ck_assert_int_gt(checked, 20);
-    tstep_free(&f);
-    tstep_free(&r);
+    tu_step_free(&f);
+    tu_step_free(&r);
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include "kernels/backend.h"
 #include "kernels/error.h"
 #include "testutil.h"
+#include "train_step.h"
 
 #include <check.h>
 #include <math.h>
@@ -331,70 +332,6 @@ END_TEST
 /* ---- whole training steps ------------------------------------------------------
  * Model, CE on head 1, backward; fused vs unfused fast path bit for bit. */
 
-typedef struct mstep {
-    ss_graph *g;
-    ss_nn m;
-    int loss;
-} mstep;
-
-static void mstep_build(mstep *t, const char *model, int n, const int p[3], int flags)
-{
-    t->g = graph_new();
-    nn_begin(&t->m, t->g, 1, 5);
-    ss_model_cfg cfg = ss_model_defaults(model);
-    memcpy(cfg.patch, p, sizeof cfg.patch);
-    ss_shape s = S5(n, cfg.in_ch, p[0], p[1], p[2]);
-    int x = g_input(t->g, "image", s);
-    int lab = g_input(t->g, "label", S5(n, 1, p[0], p[1], p[2]));
-    ss_model_out out = {0};
-    TU_OK(ss_model_build(&t->m, &cfg, x, &out));
-    t->loss = g_ce(t->g, out.t[0], lab, -100);
-    graph_keep(t->g, t->loss);
-    TU_OK(graph_backward(t->g, t->loss));
-    TU_OK(graph_plan(t->g, ss_backend_cpu(), SS_PLAN_QUIET | flags, NULL));
-    TU_OK(nn_init_params(&t->m));
-    size_t nx = (size_t)ss_numel(&s), nl = nx / (size_t)cfg.in_ch;
-    float *img = tu_alloc(nx), *lb = tu_alloc(nl);
-    tu_fill_uniform(img, nx, -1.f, 1.f, 77);
-    for (size_t i = 0; i < nl; i++)
-        lb[i] = (float)((int)(fabsf(img[i]) * (float)cfg.classes) % cfg.classes);
-    TU_OK(graph_upload(t->g, x, img));
-    TU_OK(graph_upload(t->g, lab, lb));
-    graph_set_step(t->g, 3);
-    free(img);
-    free(lb);
-}
-
-/* loss, every parameter's gradient and every buffer (running statistics) */
-static float *mstep_state(mstep *t, size_t *n)
-{
-    size_t tot = 1;
-    for (int pass = 0; pass < 2; pass++) {
-        float *v = pass ? tu_alloc(tot) : NULL, *p = v;
-        if (pass) {
-            TU_OK(graph_download(t->g, t->loss, p++));
-        }
-        for (int i = 0; i < graph_n_tensors(t->g); i++) {
-            int role = graph_role(t->g, i);
-            int src = role == SS_ROLE_PARAM ? graph_grad(t->g, i) : role == SS_ROLE_BUFFER ? i : -1;
-            if (src < 0)
-                continue;
-            ss_shape sh = graph_shape(t->g, src);
-            if (pass) {
-                TU_OK(graph_download(t->g, src, p));
-                p += ss_numel(&sh);
-            } else {
-                tot += (size_t)ss_numel(&sh);
-            }
-        }
-        if (pass) {
-            *n = tot;
-            return v;
-        }
-    }
-    return NULL;
-}
-
 typedef struct mcase {
     const char *model;
     int n, patch[3], fused;
@@ -410,25 +347,23 @@ static const mcase g_msteps[] = {
 START_TEST(test_fusion_train_models)
 {
     const mcase *c = &g_msteps[_i];
-    mstep f, u;
-    mstep_build(&f, c->model, c->n, c->patch, 0);
-    mstep_build(&u, c->model, c->n, c->patch, SS_PLAN_NO_FUSE);
+    tu_step f, u;
+    tu_step_build(&f, c->model, c->n, c->patch, 0);
+    tu_step_build(&u, c->model, c->n, c->patch, SS_PLAN_NO_FUSE);
     ck_assert_msg(graph_n_fused_bn(f.g) == c->fused, "%s: %d fused, want %d", c->model,
                   graph_n_fused_bn(f.g), c->fused);
     TU_OK(graph_run(f.g));
     TU_OK(graph_run(u.g));
     size_t na, nb;
-    float *a = mstep_state(&f, &na), *b = mstep_state(&u, &nb);
+    float *a = tu_step_state(&f, &na), *b = tu_step_state(&u, &nb);
     ck_assert(na == nb && na > 100);
     ck_assert_msg(memcmp(a, b, na * sizeof(float)) == 0, "%s: fused and unfused steps differ",
                   c->model);
     ck_assert(graph_peak_bytes(f.g) < graph_peak_bytes(u.g));
     free(a);
     free(b);
-    nn_end(&f.m);
-    nn_end(&u.m);
-    graph_free(f.g);
-    graph_free(u.g);
+    tu_step_free(&f);
+    tu_step_free(&u);
 }
 END_TEST
 
