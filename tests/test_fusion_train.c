@@ -89,22 +89,30 @@ static void out_free(bna_out *r)
     free(r->rs[1]);
 }
 
+/* o0 with its own copies of the running statistics (inputs 3, 4), which a
+ * forward updates in place; the caller frees them. */
+static opc own_stats(const opc *o0)
+{
+    opc o = *o0;
+    for (int i = 3; i < 5; i++) {
+        size_t n = (size_t)ss_numel(&o.xs[i]);
+        o.x[i] = tu_alloc(n);
+        memcpy(o.x[i], o0->x[i], n * sizeof(float));
+    }
+    return o;
+}
+
 /* BN_ACT forward and backward (gy = g) on a copy of o's inputs, into r. */
 static void run_fused(const opc *o0, const float *g, int ref, bna_out *r)
 {
-    opc o = *o0;
-    float *x3 = tu_alloc((size_t)ss_numel(&o.xs[3])), *x4 = tu_alloc((size_t)ss_numel(&o.xs[4]));
-    memcpy(x3, o0->x[3], (size_t)ss_numel(&o.xs[3]) * sizeof(float));
-    memcpy(x4, o0->x[4], (size_t)ss_numel(&o.xs[4]) * sizeof(float));
-    o.x[3] = x3;
-    o.x[4] = x4;
+    opc o = own_stats(o0);
     ss_op_args a;
     opc_args(&o, &a);
     for (int k = 0; k < 3; k++)
         a.y[k] = r->y[k];
     call(&a, 0, ref);
-    memcpy(r->rs[0], x3, (size_t)ss_numel(&o.xs[3]) * sizeof(float));
-    memcpy(r->rs[1], x4, (size_t)ss_numel(&o.xs[4]) * sizeof(float));
+    memcpy(r->rs[0], o.x[3], (size_t)ss_numel(&o.xs[3]) * sizeof(float));
+    memcpy(r->rs[1], o.x[4], (size_t)ss_numel(&o.xs[4]) * sizeof(float));
     opc_args(&o, &a);
     for (int k = 0; k < 3; k++) {
         a.y[k] = r->y[k];
@@ -113,20 +121,15 @@ static void run_fused(const opc *o0, const float *g, int ref, bna_out *r)
     }
     a.gy[0] = (float *)g;
     call(&a, 1, ref);
-    free(x3);
-    free(x4);
+    free(o.x[3]);
+    free(o.x[4]);
 }
 
 /* The same through the BN_TRAIN and activation fast paths in turn. */
 static void run_unfused(const opc *o0, const bna_case *k, const float *g, bna_out *r)
 {
-    opc o = *o0;
+    opc o = own_stats(o0);
     o.kind = SS_OP_BN_TRAIN;
-    float *x3 = tu_alloc((size_t)ss_numel(&o.xs[3])), *x4 = tu_alloc((size_t)ss_numel(&o.xs[4]));
-    memcpy(x3, o0->x[3], (size_t)ss_numel(&o.xs[3]) * sizeof(float));
-    memcpy(x4, o0->x[4], (size_t)ss_numel(&o.xs[4]) * sizeof(float));
-    o.x[3] = x3;
-    o.x[4] = x4;
     size_t n = (size_t)ss_numel(&o.xs[0]);
     float *ybn = tu_alloc(n), *gbn = tu_alloc(n);
     ss_op_args a, b;
@@ -151,12 +154,12 @@ static void run_unfused(const opc *o0, const bna_case *k, const float *g, bna_ou
         a.gx[j] = r->gx[j];
     a.gy[0] = gbn;
     call(&a, 1, 0);
-    memcpy(r->rs[0], x3, (size_t)ss_numel(&o.xs[3]) * sizeof(float));
-    memcpy(r->rs[1], x4, (size_t)ss_numel(&o.xs[4]) * sizeof(float));
+    memcpy(r->rs[0], o.x[3], (size_t)ss_numel(&o.xs[3]) * sizeof(float));
+    memcpy(r->rs[1], o.x[4], (size_t)ss_numel(&o.xs[4]) * sizeof(float));
     free(ybn);
     free(gbn);
-    free(x3);
-    free(x4);
+    free(o.x[3]);
+    free(o.x[4]);
 }
 
 static void bna_opc(opc *o, const bna_case *k, uint64_t seed)

@@ -5,10 +5,10 @@
  * large, since an activation written here is read again only after other
  * large tensors have passed through the cache. */
 #include "cpu_fast.h"
+#include "sse_select.h"
 
 #include "../error.h"
 
-#include <emmintrin.h>
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,12 +16,6 @@
 #define STREAM_MIN (1 << 18) /* elements */
 
 static int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
-
-/* m ? t : f per lane (m all ones or all zeros) */
-static inline __m128 select(__m128 m, __m128 t, __m128 f)
-{
-    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
-}
 
 typedef enum { E_RELU, E_RELU_BWD, E_LEAKY, E_LEAKY_BWD, E_ADD, E_SUB, E_MUL, E_COPY, E_NEG } eop;
 
@@ -32,10 +26,10 @@ static inline __m128 vop(eop op, __m128 va, const float *b, __m128 vs)
     switch (op) {
     case E_RELU: return _mm_and_ps(va, _mm_cmpgt_ps(va, z));
     case E_RELU_BWD: return _mm_and_ps(_mm_loadu_ps(b), _mm_cmpgt_ps(va, z));
-    case E_LEAKY: return select(_mm_cmpgt_ps(va, z), va, _mm_mul_ps(va, vs));
+    case E_LEAKY: return ss_sse_select(_mm_cmpgt_ps(va, z), va, _mm_mul_ps(va, vs));
     case E_LEAKY_BWD: {
         __m128 g = _mm_loadu_ps(b);
-        return select(_mm_cmpgt_ps(va, z), g, _mm_mul_ps(g, vs));
+        return ss_sse_select(_mm_cmpgt_ps(va, z), g, _mm_mul_ps(g, vs));
     }
     case E_ADD: return _mm_add_ps(va, _mm_loadu_ps(b));
     case E_SUB: return _mm_sub_ps(va, _mm_loadu_ps(b));

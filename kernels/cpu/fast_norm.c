@@ -9,10 +9,10 @@
  * the SSE sums is lane l of the eight-lane sums): its results equal BN_TRAIN
  * followed by the activation's fast path bit for bit. */
 #include "cpu_fast.h"
+#include "sse_select.h"
 
 #include "../error.h"
 
-#include <emmintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -85,16 +85,11 @@ typedef struct bnact {
     float slope;
 } bnact;
 
-static inline __m128 sel(__m128 m, __m128 t, __m128 f)
-{
-    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
-}
-
 /* act(v) as the activation's kernels compute it (ReLU gives +0, not v * 0) */
 static inline __m128 act4(const bnact *f, __m128 v, __m128 s)
 {
     __m128 pos = _mm_cmpgt_ps(v, _mm_setzero_ps());
-    return f->kind == SS_OP_RELU ? _mm_and_ps(v, pos) : sel(pos, v, _mm_mul_ps(v, s));
+    return f->kind == SS_OP_RELU ? _mm_and_ps(v, pos) : ss_sse_select(pos, v, _mm_mul_ps(v, s));
 }
 
 static inline float act1(const bnact *f, float v)
@@ -106,7 +101,7 @@ static inline float act1(const bnact *f, float v)
 static inline __m128 dact4(const bnact *f, __m128 r, __m128 g, __m128 s)
 {
     __m128 pos = _mm_cmpgt_ps(r, _mm_setzero_ps());
-    return f->kind == SS_OP_RELU ? _mm_and_ps(g, pos) : sel(pos, g, _mm_mul_ps(g, s));
+    return f->kind == SS_OP_RELU ? _mm_and_ps(g, pos) : ss_sse_select(pos, g, _mm_mul_ps(g, s));
 }
 
 static inline float dact1(const bnact *f, float r, float g)

@@ -8,10 +8,10 @@
  * position of a window's maximum is close to random, so a branch on it
  * mispredicts often. Other geometries use the reference. */
 #include "cpu_fast.h"
+#include "sse_select.h"
 
 #include "../error.h"
 
-#include <emmintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -43,12 +43,6 @@ static inline int64_t amax(const float *xp, const int k[3], int IH, int IW, int 
     return best;
 }
 
-/* m ? t : f per lane */
-static inline __m128 sel(__m128 m, __m128 t, __m128 f)
-{
-    return _mm_or_ps(_mm_and_ps(m, t), _mm_andnot_ps(m, f));
-}
-
 /* Four windows (kd x 2 x 2) starting at input column 2*ow of rows h0 (and
  * plane offset dstep for the second depth): their maxima and the scan
  * position (0 .. 4*kd-1) of the first maximum, by the reference's rule (a
@@ -72,8 +66,8 @@ static inline __m128 max4(const float *row0, int64_t IW, int64_t dstep, int kd, 
                 }
                 __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, bv),
                                         _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(bv, bv)));
-                bv = sel(take, v, bv);
-                bi = _mm_castps_si128(sel(take, _mm_castsi128_ps(_mm_set1_epi32(c)),
+                bv = ss_sse_select(take, v, bv);
+                bi = _mm_castps_si128(ss_sse_select(take, _mm_castsi128_ps(_mm_set1_epi32(c)),
                                           _mm_castsi128_ps(bi)));
             }
         }
