@@ -70,8 +70,13 @@ int ss_cpu_ce_fwd(const ss_op_args *a)
         ceb r = {0, 0, 0};
         float e[CE_MAXC];
         int64_t v0 = g.nv * k / CE_BLOCKS, v1 = g.nv * (k + 1) / CE_BLOCKS;
-        for (int64_t v = v0; v < v1 && !r.bad; v++) {
-            int64_t n = v / g.sp, q = v % g.sp;
+        /* (n, q) of voxel v, stepped along instead of divided out per voxel */
+        int64_t n = v0 / g.sp, q = v0 % g.sp;
+        for (int64_t v = v0; v < v1 && !r.bad; v++, q++) {
+            if (q == g.sp) {
+                n++;
+                q = 0;
+            }
             const float *x = X + n * g.c * g.sp + q;
             float mx, se = softmax_terms(x, g.c, g.sp, e, &mx);
             float lab = L[v];
@@ -124,9 +129,10 @@ int ss_cpu_ce_bwd(const ss_op_args *a)
         return ss_op_get(a->kind)->bwd(a);
     const float scale = a->gy[0] ? (float)((double)a->gy[0][0] / (double)cnt) : 0.f;
     int nonfinite = 0;
-#pragma omp parallel for schedule(static) reduction(| : nonfinite)
-    for (int64_t v = 0; v < g.nv; v++) {
-        int64_t n = v / g.sp, q = v % g.sp;
+#pragma omp parallel for collapse(2) schedule(static) reduction(| : nonfinite)
+    for (int64_t n = 0; n < g.nv / g.sp; n++)
+    for (int64_t q = 0; q < g.sp; q++) {
+        const int64_t v = n * g.sp + q;
         const float *x = X + n * g.c * g.sp + q;
         float *gx = GX + n * g.c * g.sp + q;
         float e[CE_MAXC], mx, se = softmax_terms(x, g.c, g.sp, e, &mx);
