@@ -5,14 +5,14 @@
 # semiseg/PyTorch (time and memory; lower is better for semiseg).
 #
 # usage: sh ci/peers/bench.sh BIN   (make bench)
-# env:   BENCH_THREADS (2), BENCH_ITERS (5), BENCH_REPEAT (1: runs per line,
+# env:   BENCH_THREADS (2), BENCH_ITERS (5), BENCH_REPEAT (3: runs per line,
 #        alternating the two programs; the median of the runs' medians is shown),
 #        PYTHON (.venv/bin/python)
 set -u
 BIN=${1:-build/semiseg}
 THREADS=${BENCH_THREADS:-2}
 ITERS=${BENCH_ITERS:-5}
-REPEAT=${BENCH_REPEAT:-1}
+REPEAT=${BENCH_REPEAT:-3}
 PY=${PYTHON:-.venv/bin/python}
 HERE=$(dirname "$0")
 

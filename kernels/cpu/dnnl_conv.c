@@ -225,6 +225,23 @@ static dnnl_format_tag_t wtag(const key *k, int nd)
     return plain_tag(nd);
 }
 
+/* Layout asked of the primitive for the activations. Convolutions whose input
+ * has 1 or 16 channels and whose output has 16 ask for channels-last: for
+ * those counts it is byte for byte the layout oneDNN picks by itself (plain
+ * for one channel, one 16-channel block for sixteen), so no reorder changes,
+ * but oneDNN then runs its brgemm forward kernel, about a quarter faster on
+ * V-Net's full-resolution 16 -> 16 convolution (24.6 vs 32.4 ms fwd, weight
+ * gradient 24.3 vs 27.1 ms, 2 threads). Every other shape lets oneDNN choose. */
+static dnnl_format_tag_t act_tag(const key *k, int nd)
+{
+    if (k->plain)
+        return plain_tag(nd);
+    int ci = k->x.d[1], co = k->y.d[1];
+    if (k->kind == SS_OP_CONV && (ci == 1 || ci == 16) && co == 16)
+        return nd == 4 ? dnnl_acdb : dnnl_acdeb;
+    return dnnl_format_tag_any;
+}
+
 static int op_desc_fwd(const key *k, const geo *g, const dnnl_memory_desc_t *x,
                        const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *b,
                        const dnnl_memory_desc_t *y, dnnl_primitive_desc_t *pd,
@@ -271,7 +288,7 @@ static plan *plan_build(const key *k)
     if (engine() != 0 || make_geo(k, &g) != 0)
         return p; /* ok = 0: reference */
     int nd = g.nd;
-    dnnl_format_tag_t dt = k->plain ? plain_tag(nd) : dnnl_format_tag_any;
+    dnnl_format_tag_t dt = act_tag(k, nd);
     dnnl_memory_desc_t ux, uw, ub, uy, ax, aw, ab, ay;
     dnnl_dims_t bd = {g.b[0]};
     int has_b = k->n_in == 3 && k->dir != DIR_BWD_DATA && k->dir != DIR_BWD_W;
