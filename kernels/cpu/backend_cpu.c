@@ -1,20 +1,32 @@
 /* The CPU backend: host arenas, dispatch to the fast path when an op has one
  * (unless the reference is forced), otherwise to the plain reference. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "../backend.h"
 #include "../error.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
+/* Arenas of 2 MiB and more start on a 2 MiB boundary and are marked for
+ * transparent huge pages (a hint: where THP is off it changes nothing). The
+ * training step walks activation tensors of tens of MiB with 3-D strides;
+ * with 4 KiB pages the V-Net step's median was about 5 % slower (10
+ * alternating runs, 588 vs 561 ms). */
 static int cpu_alloc(size_t bytes, void **mem)
 {
     *mem = NULL;
     if (bytes == 0)
         bytes = 64;
-    if (posix_memalign(mem, 64, (bytes + 63) & ~(size_t)63) != 0)
+    const size_t huge = (size_t)2 << 20;
+    size_t align = bytes >= huge ? huge : 64;
+    size_t sz = (bytes + align - 1) & ~(align - 1);
+    if (posix_memalign(mem, align, sz) != 0)
         return ss_seterr("cpu backend: cannot allocate an arena of %zu bytes", bytes);
+    if (align == huge)
+        (void)madvise(*mem, sz, MADV_HUGEPAGE);
     return SS_OK;
 }
 
