@@ -34,8 +34,8 @@ export OMP_NUM_THREADS=$THREADS
 med() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 field() { awk -v k="$1" '$1==k {print $2; exit}'; }
 
-printf "%-8s %-2s %-10s | %10s %8s %8s | %10s %8s %8s | %7s %7s %7s\n" model B patch \
-       "semiseg ms" "cpu ms" "RSS MiB" "torch ms" "cpu ms" "RSS MiB" "t ratio" "cpu" "m ratio"
+printf "%-8s %-2s %-10s | %10s %8s %8s | %10s %8s %8s | %7s %9s %7s %7s\n" model B patch \
+       "semiseg ms" "cpu ms" "RSS MiB" "torch ms" "cpu ms" "RSS MiB" "t ratio" "t range" "cpu" "m ratio"
 status=0
 for line in "vnet 2 64x64x48" "mcnet3 2 64x64x48" "unet2d 8 256x256"; do
     set -- $line
@@ -72,15 +72,20 @@ for line in "vnet 2 64x64x48" "mcnet3 2 64x64x48" "unet2d 8 256x256"; do
         tcpu=$(med < /tmp/ss_bench_$$.t.cpu)
         cr=$(awk -v a="$scpu" -v b="$tcpu" 'BEGIN {printf "%.2f", a / b}')
         tr=$(awk -v a="$sms" -v b="$tms" 'BEGIN {printf "%.2f", a / b}')
+        # range of the time ratio over the run pairs (semiseg run r / PyTorch run r)
+        rr=$(paste /tmp/ss_bench_$$.s /tmp/ss_bench_$$.t |
+             awk '$1 > 0 && $2 > 0 {r = $1 / $2; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r}
+                  END {if (NR) printf "%.2f-%.2f", lo, hi; else print "-"}')
         mr=$(awk -v a="$srss" -v b="$trss" 'BEGIN {printf "%.2f", a / b}')
     else
-        tms=- trss=- tcpu=- tr=- cr=- mr=-
+        tms=- trss=- tcpu=- tr=- cr=- mr=- rr=-
     fi
-    printf "%-8s %-2s %-10s | %10s %8s %8s | %10s %8s %8s | %7s %7s %7s\n" "$m" "$b" "$p" \
-           "$sms" "$scpu" "$srss" "$tms" "$tcpu" "$trss" "$tr" "$cr" "$mr"
+    printf "%-8s %-2s %-10s | %10s %8s %8s | %10s %8s %8s | %7s %9s %7s %7s\n" "$m" "$b" "$p" \
+           "$sms" "$scpu" "$srss" "$tms" "$tcpu" "$trss" "$tr" "$rr" "$cr" "$mr"
     rm -f /tmp/ss_bench_$$.s /tmp/ss_bench_$$.t /tmp/ss_bench_$$.s.rss /tmp/ss_bench_$$.t.rss \
           /tmp/ss_bench_$$.s.cpu /tmp/ss_bench_$$.t.cpu
 done
 echo "threads $THREADS, median of $ITERS steps after one warm-up (x$REPEAT runs); ms = wall time"
-echo "per step, cpu = process CPU time per step; ratios semiseg/PyTorch (goal: time <= 0.70, memory <= 1.00)"
+echo "per step, cpu = process CPU time per step; ratios semiseg/PyTorch (goal: time <= 0.70, memory <= 1.00);"
+echo "t range = lowest and highest time ratio of single run pairs (a shared machine's noise)"
 exit $status
