@@ -168,6 +168,14 @@ typedef struct ccfg {
  * with a bias, b). s2on: the kernel == stride path is enabled; then a case
  * with c->s2 must run there (forward + one pass per x / w gradient) and not
  * through oneDNN, any other case must not touch it. */
+static int g_plain; /* the layout set by set_plain: plain NCDHW for oneDNN */
+
+static void set_plain(int plain)
+{
+    g_plain = plain;
+    ss_cpu_conv_set_layout(plain);
+}
+
 static void conv_case_mask(const ccfg *c, uint64_t seed, int s2on, unsigned mask)
 {
     int ip[9];
@@ -195,8 +203,16 @@ static void conv_case_mask(const ccfg *c, uint64_t seed, int s2on, unsigned mask
     if (vy > L)
         L = vy;
     long before = ss_cpu_conv_dnnl_calls(), before_s2 = ss_cpu_conv_s2_calls();
+    long before_t = ss_cpu_conv_tfwd_calls();
     fc_check(&f, 1e-6 * L, 1e-5, 1e-6 * L, 1e-5);
     long ran = ss_cpu_conv_dnnl_calls() - before, ran_s2 = ss_cpu_conv_s2_calls() - before_s2;
+    /* stride-1 16 -> 16 convolutions take their input gradient from the
+     * transposed forward (blocked layouts only) */
+    int tf = !c->deconv && !g_plain && c->Ci == 16 && c->Co == 16 && c->s[0] == 1 && c->s[1] == 1 &&
+             c->s[2] == 1 && (mask & 1u);
+    ck_assert_msg(ss_cpu_conv_tfwd_calls() - before_t == tf,
+                  "transposed-forward backward-data ran %ld times, expected %d",
+                  ss_cpu_conv_tfwd_calls() - before_t, tf);
     if (s2on && c->s2) {
         long want = 1 + (mask & 1u) + ((mask >> 1) & 1u);
         ck_assert_msg(ran_s2 == want, "kernel == stride path ran %ld passes, expected %ld", ran_s2,
@@ -250,6 +266,10 @@ static const ccfg g_convs[] = {
     {0, 1, 16, 16, {7, 8, 9}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0, 0, 0}, 0, 1, 0},
     {0, 3, 16, 16, {1, 9, 10}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 1, 1, 0},
     {0, 2, 1, 16, {1, 11, 8}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 0, 1, 0},
+    /* 16 -> 16 with other kernels and paddings (the transposed forward pads
+     * k-1-p on each side) */
+    {0, 1, 16, 16, {5, 6, 7}, {3, 1, 3}, {1, 1, 1}, {0, 0, 1}, {0, 0, 0}, 1, 1, 0},
+    {0, 2, 16, 16, {6, 5, 8}, {5, 3, 2}, {1, 1, 1}, {2, 1, 0}, {0, 0, 0}, 0, 1, 0},
 };
 
 static const ccfg g_deconvs[] = {
@@ -277,9 +297,9 @@ START_TEST(test_fast_conv)
 {
     const ccfg *c = &g_convs[_i];
     conv_case(c, 100 + (uint64_t)_i);
-    ss_cpu_conv_set_layout(1);
+    set_plain(1);
     conv_case(c, 200 + (uint64_t)_i);
-    ss_cpu_conv_set_layout(0);
+    set_plain(0);
     if (c->s2) /* the oneDNN / reference path such shapes had before */
         conv_case_mask(c, 250 + (uint64_t)_i, 0, 0);
 }
@@ -289,9 +309,9 @@ START_TEST(test_fast_deconv)
 {
     const ccfg *c = &g_deconvs[_i];
     conv_case(c, 300 + (uint64_t)_i);
-    ss_cpu_conv_set_layout(1);
+    set_plain(1);
     conv_case(c, 400 + (uint64_t)_i);
-    ss_cpu_conv_set_layout(0);
+    set_plain(0);
     if (c->s2)
         conv_case_mask(c, 450 + (uint64_t)_i, 0, 0);
 }

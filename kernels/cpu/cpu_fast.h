@@ -23,6 +23,9 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd);
 void ss_cpu_conv_set_layout(int plain);
 /* Number of oneDNN primitive executions so far (tests check the fast path ran). */
 long ss_cpu_conv_dnnl_calls(void);
+/* backward-data passes run as a forward convolution of gy with the flipped,
+ * transposed weights (stride-1 16 -> 16 convolutions) */
+long ss_cpu_conv_tfwd_calls(void);
 /* Kernel == stride, pad 0 CONV / DECONV (V-Net's k2 s2 down and up
  * convolutions, 2-D k 1x2x2): plain-layout GEMMs on a space-to-depth view
  * (kernels/cpu/fast_conv_s2.c), dispatched from the functions above before

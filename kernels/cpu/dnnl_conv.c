@@ -70,7 +70,10 @@ static int g_np, g_cap;
 static int g_plain = -1;
 static long g_calls;
 
+static long g_tfwd_calls;
+
 long ss_cpu_conv_dnnl_calls(void) { return __atomic_load_n(&g_calls, __ATOMIC_RELAXED); }
+long ss_cpu_conv_tfwd_calls(void) { return __atomic_load_n(&g_tfwd_calls, __ATOMIC_RELAXED); }
 
 void ss_cpu_conv_set_layout(int plain)
 {
@@ -617,6 +620,78 @@ static int pw_bwd(const ss_op_args *a)
     return SS_OK;
 }
 
+/* ---- backward-data of stride-1 16 -> 16 convolutions as a forward
+ * convolution: gx = conv(gy, w~) with w~[ci][co][a][b][c] =
+ * w[co][ci][kD-1-a][kH-1-b][kW-1-c] and padding k-1-p on each side. The
+ * forward runs oneDNN's brgemm kernel on these channels-last shapes, faster
+ * than its backward-data kernel (V-Net full resolution 24.6 vs 31.3 ms, 2-D
+ * 256x256 batch 8: 12.3 vs 15.0 ms); w~ lives in the workspace after the
+ * plan's own part. --------------------------------------------------------- */
+
+typedef struct tfwd {
+    ss_op_args a; /* the forward convolution's arguments */
+    int ip[6];
+    size_t wt_off; /* workspace offset of w~ */
+} tfwd;
+
+static int tfwd_match(const ss_op_args *a)
+{
+    if (a->kind != SS_OP_CONV || layout_plain() || a->xs[0].d[1] != 16 || a->ys[0].d[1] != 16 ||
+        pointwise(a) || ss_cpu_conv_s2_match(a))
+        return 0;
+    for (int j = 0; j < 3; j++)
+        if (a->ip[j] != 1 || a->ip[3 + j] > a->xs[1].d[2 + j] - 1)
+            return 0;
+    return 1;
+}
+
+/* The plan of the forward convolution (NULL when a has no such form); fills
+ * t with its arguments, w~ not yet written. */
+static plan *tfwd_plan(const ss_op_args *a, tfwd *t)
+{
+    t->a = *a;
+    for (int j = 0; j < 3; j++) {
+        t->ip[j] = 1;
+        t->ip[3 + j] = a->xs[1].d[2 + j] - 1 - a->ip[3 + j];
+    }
+    t->a.ip = t->ip;
+    t->a.n_in = 2;
+    t->a.xs[0] = a->ys[0];
+    t->a.xs[1] = ss_shape5(a->xs[1].d[1], a->xs[1].d[0], a->xs[1].d[2], a->xs[1].d[3], a->xs[1].d[4]);
+    t->a.ys[0] = a->xs[0];
+    plan *p = get(&t->a, DIR_FWD);
+    if (!p || !p->ok)
+        return NULL;
+    t->wt_off = al64(p->ws);
+    return p;
+}
+
+/* the workspace the transposed forward needs: the plan's part, then w~ */
+static size_t tfwd_ws(const tfwd *t)
+{
+    return t->wt_off + al64((size_t)ss_numel(&t->a.xs[1]) * sizeof(float));
+}
+
+/* Points t at gy, w~ (written here) and gx. */
+static void tfwd_bind(const ss_op_args *a, tfwd *t)
+{
+    const int Co = a->xs[1].d[0], Ci = a->xs[1].d[1];
+    const int kd = a->xs[1].d[2], kh = a->xs[1].d[3], kw = a->xs[1].d[4];
+    const int K = kd * kh * kw;
+    const float *w = a->x[1];
+    float *wt = (float *)((char *)a->ws + t->wt_off);
+    for (int co = 0; co < Co; co++)
+        for (int ci = 0; ci < Ci; ci++) {
+            const float *src = w + ((size_t)co * Ci + ci) * K;
+            float *dst = wt + ((size_t)ci * Co + co) * K;
+            for (int i = 0; i < K; i++)
+                dst[K - 1 - i] = src[i];
+        }
+    t->a.x[0] = a->gy[0];
+    t->a.x[1] = wt;
+    t->a.y[0] = a->gx[0];
+}
+
 static int fwd_any(const ss_op_args *a)
 {
     int rc;
@@ -642,18 +717,26 @@ static int bwd_any(const ss_op_args *a)
     int want_b = a->n_in == 3 && a->gx[2];
     if (want_b && !a->gx[1])
         return d->bwd(a);
-    plan *pd = a->gx[0] ? get(a, DIR_BWD_DATA) : NULL;
+    tfwd t;
+    plan *pt = a->gx[0] && tfwd_match(a) ? tfwd_plan(a, &t) : NULL;
+    plan *pd = pt ? pt : a->gx[0] ? get(a, DIR_BWD_DATA) : NULL;
     plan *pw = a->gx[1] ? get(a, want_b ? DIR_BWD_WB : DIR_BWD_W) : NULL;
-    int fits_d = !a->gx[0] || (pd && pd->ok && pd->ws <= a->ws_size);
+    size_t need_d = pt ? tfwd_ws(&t) : pd ? pd->ws : 0;
+    int fits_d = !a->gx[0] || (pd && pd->ok && need_d <= a->ws_size);
     int fits_w = !a->gx[1] || (pw && pw->ok && pw->ws <= a->ws_size);
     if (!fits_d || !fits_w)
         return d->bwd(a);
-    /* both reorder gy into the same layout at offset 0: reorder once */
-    int share = pd && pw && pd->s[0].which == U_GY && pw->s[0].which == U_GY && pd->s[0].reorder &&
-                pw->s[0].reorder && pd->s[0].off == 0 && pw->s[0].off == 0 &&
+    /* both reorder gy (the transposed forward's x) into the same layout at
+     * offset 0: reorder once */
+    int share = pd && pw && pd->s[0].which == (pt ? U_X : U_GY) && pw->s[0].which == U_GY &&
+                pd->s[0].reorder && pw->s[0].reorder && pd->s[0].off == 0 && pw->s[0].off == 0 &&
                 dnnl_memory_desc_equal(&pd->s[0].want, &pw->s[0].want);
-    if (pd && try_run(pd, a, 0, &rc))
+    if (pt)
+        tfwd_bind(a, &t);
+    if (pd && try_run(pd, pt ? &t.a : a, 0, &rc))
         return d->bwd(a);
+    if (pt)
+        __atomic_add_fetch(&g_tfwd_calls, 1, __ATOMIC_RELAXED);
     if (rc != SS_OK)
         return rc;
     if (pw && try_run(pw, a, share, &rc))
@@ -676,10 +759,12 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd)
         plan *p = get(a, DIR_FWD);
         return p && p->ok ? p->ws : 0;
     }
-    plan *pd = get(a, DIR_BWD_DATA);
+    tfwd t;
+    plan *pt = tfwd_match(a) ? tfwd_plan(a, &t) : NULL;
+    plan *pd = pt ? NULL : get(a, DIR_BWD_DATA);
     plan *pw = get(a, a->n_in == 3 ? DIR_BWD_WB : DIR_BWD_W);
     plan *pw2 = a->n_in == 3 ? get(a, DIR_BWD_W) : NULL;
-    size_t w = 0;
+    size_t w = pt ? tfwd_ws(&t) : 0;
     if (pd && pd->ok && pd->ws > w)
         w = pd->ws;
     if (pw && pw->ok && pw->ws > w)
