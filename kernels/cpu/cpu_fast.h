@@ -8,6 +8,11 @@
 
 #include "../op.h"
 
+#include <stddef.h>
+
+/* b rounded up to a multiple of 64 bytes (workspace offsets of the fast paths) */
+static inline size_t ss_cpu_al64(size_t b) { return (b + 63) & ~(size_t)63; }
+
 /* CONV and DECONV through oneDNN (primitives cached per shape; reorders between
  * the plain NCDHW tensors and the blocked layouts oneDNN prefers go through the
  * op's workspace, so a planned step allocates nothing; 1x1x1 convolutions are

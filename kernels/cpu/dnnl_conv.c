@@ -137,7 +137,6 @@ void ss_cpu_conv_cache_clear(void)
     pthread_mutex_unlock(&g_mu);
 }
 
-static size_t al64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 /* ---- geometry ------------------------------------------------------------ */
 
@@ -198,7 +197,7 @@ static int add_slot(plan *p, const dnnl_memory_desc_t *user, const dnnl_memory_d
     if (dnnl_memory_create(&s->mp, want, g_eng, DNNL_MEMORY_NONE) != dnnl_success)
         return -1;
     s->off = *top;
-    *top += al64(dnnl_memory_desc_get_size(want));
+    *top += ss_cpu_al64(dnnl_memory_desc_get_size(want));
     dnnl_primitive_attr_t at;
     if (dnnl_primitive_attr_create(&at) != dnnl_success)
         return -1;
@@ -406,7 +405,7 @@ static plan *plan_build(const key *k)
     }
     p->scratch_off = top;
     /* reorders run before or after the primitive, so they share its scratchpad */
-    top += al64(ss > ro_scr ? ss : ro_scr);
+    top += ss_cpu_al64(ss > ro_scr ? ss : ro_scr);
     p->ws = top;
     p->ok = 1;
     return p;
@@ -663,14 +662,14 @@ static plan *tfwd_plan(const ss_op_args *a, tfwd *t)
     plan *p = get(&t->a, DIR_FWD);
     if (!p || !p->ok)
         return NULL;
-    t->wt_off = al64(p->ws);
+    t->wt_off = ss_cpu_al64(p->ws);
     return p;
 }
 
 /* the workspace the transposed forward needs: the plan's part, then w~ */
 static size_t tfwd_ws(const tfwd *t)
 {
-    return t->wt_off + al64((size_t)ss_numel(&t->a.xs[1]) * sizeof(float));
+    return t->wt_off + ss_cpu_al64((size_t)ss_numel(&t->a.xs[1]) * sizeof(float));
 }
 
 /* Points t at gy, w~ (written here) and gx. */

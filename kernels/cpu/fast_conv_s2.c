@@ -70,7 +70,6 @@ typedef struct s2geo {
     int tail;         /* conv: the hi tensor has voxels no window reads */
 } s2geo;
 
-static size_t al64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 /* 1 when the op is a kernel == stride, pad 0 (no output padding) CONV / DECONV. */
 static int s2_geo(const ss_op_args *a, s2geo *g)
@@ -154,10 +153,10 @@ static lay layout(const s2geo *g, int wgrad, int bgrad)
 {
     lay l;
     l.b8 = 0;
-    l.gw = al64((size_t)g->R * g->T * sizeof(float));
-    l.gb = l.gw + (wgrad ? al64((size_t)g->Clo * g->R * sizeof(float)) : 0);
+    l.gw = ss_cpu_al64((size_t)g->R * g->T * sizeof(float));
+    l.gb = l.gw + (wgrad ? ss_cpu_al64((size_t)g->Clo * g->R * sizeof(float)) : 0);
     int cb = g->deconv ? g->Chi : g->Clo;
-    l.total = l.gb + (bgrad ? al64((size_t)cb * sizeof(double)) : 0);
+    l.total = l.gb + (bgrad ? ss_cpu_al64((size_t)cb * sizeof(double)) : 0);
     return l;
 }
 

@@ -22,7 +22,6 @@
 
 #include <math.h>
 
-static size_t al64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 static float act_slope(const ss_op_args *a) { return a->ip[10] == SS_OP_LEAKY_RELU ? a->fp[0] : 0.f; }
 
@@ -42,8 +41,8 @@ static void act_inplace(float *y, int64_t n, float slope)
 /* Workspace bytes of the folded weights and bias. */
 static size_t fold_bytes(const ss_op_args *a)
 {
-    return al64((size_t)ss_numel(&a->xs[1]) * sizeof(float)) +
-           al64((size_t)a->ys[0].d[SS_C] * sizeof(float));
+    return ss_cpu_al64((size_t)ss_numel(&a->xs[1]) * sizeof(float)) +
+           ss_cpu_al64((size_t)a->ys[0].d[SS_C] * sizeof(float));
 }
 
 /* Conv args with the folded weights and bias; the conv's workspace follows them. */
@@ -57,7 +56,7 @@ static void folded_args(const ss_op_args *a, ss_op_args *c)
     if (a->ws) {
         char *ws = a->ws;
         c->x[1] = (float *)ws;
-        c->x[2] = (float *)(ws + al64((size_t)ss_numel(&a->xs[1]) * sizeof(float)));
+        c->x[2] = (float *)(ws + ss_cpu_al64((size_t)ss_numel(&a->xs[1]) * sizeof(float)));
         c->ws = ws + off;
         c->ws_size = a->ws_size - off;
     } else {
