@@ -144,6 +144,63 @@ END_TEST
 START_TEST(test_adam_wd) { run_case("adam_wd"); }
 END_TEST
 
+/* The SGD rule element by element, with and without momentum, on a tensor
+ * large enough for the threaded loop: three steps against the update written
+ * out here in float32 in PyTorch's order (d = g + wd*w; buf = d on the first
+ * step, else mu*buf + d; w -= lr*buf, or lr*d without momentum); the same
+ * float operations in the same order, so the weights must match exactly. */
+static void sgd_rule_case(float mu)
+{
+    enum { N = 40000, STEPS = 3 };
+    const float lr = 0.05f, wd = 1e-3f;
+    ss_graph *g = graph_new();
+    int p = g_param(g, "p", ss_shape5(N, 1, 1, 1, 1));
+    int gi = g_input(g, "g", ss_shape5(N, 1, 1, 1, 1));
+    int loss = g_sum(g, g_mul(g, p, gi), 31);
+    ck_assert_msg(loss >= 0, "%s", graph_error(g));
+    TU_OK(graph_backward(g, loss));
+    TU_OK(graph_plan(g, ss_backend_cpu(), SS_PLAN_QUIET, NULL));
+    float *w = tu_alloc(N), *buf = tu_alloc(N), *gv = tu_alloc(N), *got = tu_alloc(N);
+    for (int k = 0; k < N; k++)
+        w[k] = (float)((k * 7919) % 2001 - 1000) / 997.f;
+    TU_OK(graph_upload(g, p, w));
+    ss_optim_cfg cfg = {.kind = SS_OPTIM_SGD, .lr = lr, .momentum = mu, .weight_decay = wd};
+    ss_optim o;
+    TU_OK(ss_optim_init(&o, g, &cfg));
+    for (int t = 0; t < STEPS; t++) {
+        for (int k = 0; k < N; k++)
+            gv[k] = (float)(((long)k * 104729 + 31 * t) % 1999 - 999) / 1013.f;
+        TU_OK(graph_upload(g, gi, gv));
+        TU_OK(graph_run(g));
+        TU_OK(ss_optim_step(&o));
+        for (int k = 0; k < N; k++) {
+            float d = gv[k] + wd * w[k];
+            if (mu != 0.f) {
+                buf[k] = t == 0 ? d : mu * buf[k] + d;
+                d = buf[k];
+            }
+            w[k] -= lr * d;
+        }
+        TU_OK(graph_download(g, p, got));
+        for (int k = 0; k < N; k++)
+            ck_assert_msg(got[k] == w[k], "momentum %g step %d element %d: %.9g, expected %.9g",
+                          (double)mu, t + 1, k, (double)got[k], (double)w[k]);
+    }
+    free(w);
+    free(buf);
+    free(gv);
+    free(got);
+    ss_optim_free(&o);
+    graph_free(g);
+}
+
+START_TEST(test_sgd_rule)
+{
+    sgd_rule_case(0.f);
+    sgd_rule_case(0.9f);
+}
+END_TEST
+
 /* Hand values of the protocol schedules at their published constants. */
 START_TEST(test_schedule_protocol)
 {
@@ -182,6 +239,7 @@ Suite *suite_optim(void)
     tcase_add_test(tc, test_sgd_warmup);
     tcase_add_test(tc, test_adam);
     tcase_add_test(tc, test_adam_wd);
+    tcase_add_test(tc, test_sgd_rule);
     tcase_add_test(tc, test_schedule_protocol);
     suite_add_tcase(s, tc);
     return s;
