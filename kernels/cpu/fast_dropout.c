@@ -5,7 +5,8 @@
  * from vpmuludq on even and odd lanes), the four lanes of each block are
  * transposed back to element order and the keep / scale selection is a
  * compare and a mask, with no branch per element. The mask and the result are
- * the reference's bit for bit on both paths. */
+ * the reference's bit for bit on both paths. Channel mode (Dropout3d/2d)
+ * draws once per row and scales whole rows (apply_channel). */
 #include "cpu_fast.h"
 
 #include "../error.h"
@@ -120,18 +121,51 @@ static void apply(const ss_op_args *a, const float *src, float *dst)
     }
 }
 
+/* Channel mode: one draw per (n, c) row, as the reference; the row's factor
+ * (scale or 0) multiplies the whole row. The tensor is cut into fixed chunks
+ * (not rows), so few long rows still spread over the threads; a chunk walks
+ * the row pieces it covers. */
+#define CHAN_CHUNK 16384
+
+static void apply_channel(const ss_op_args *a, const float *restrict src, float *restrict dst)
+{
+    uint64_t seed = (uint64_t)(uint32_t)a->ip[1] | (uint64_t)(uint32_t)a->ip[2] << 32;
+    const uint32_t stream = (uint32_t)a->ip[3];
+    const uint64_t step = a->step;
+    const float p = a->fp[0];
+    const float scale = p < 1 ? (float)(1.0 / (1.0 - (double)p)) : 0.f;
+    const int64_t n = ss_numel(&a->xs[0]), S = ss_spatial(&a->xs[0]);
+    const int64_t chunks = (n + CHAN_CHUNK - 1) / CHAN_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= (1 << 14))
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t j = c * CHAN_CHUNK, end = j + CHAN_CHUNK < n ? j + CHAN_CHUNK : n;
+        while (j < end) {
+            int64_t r = j / S, stop = (r + 1) * S < end ? (r + 1) * S : end;
+            const float f = ss_rng_uniform(seed, stream, step, (uint64_t)r) >= p ? scale : 0.f;
+#pragma omp simd
+            for (int64_t i = j; i < stop; i++)
+                dst[i] = src[i] * f; /* inf/NaN * 0 = NaN, as the reference */
+            j = stop;
+        }
+    }
+}
+
 int ss_cpu_dropout_fwd(const ss_op_args *a)
 {
     if (a->ip[0] != 0)
-        return ss_op_get(a->kind)->fwd(a); /* channel mode: one draw per row already */
-    apply(a, a->x[0], a->y[0]);
+        apply_channel(a, a->x[0], a->y[0]);
+    else
+        apply(a, a->x[0], a->y[0]);
     return SS_OK;
 }
 
 int ss_cpu_dropout_bwd(const ss_op_args *a)
 {
-    if (a->ip[0] != 0 || !a->gx[0] || !a->gy[0])
+    if (!a->gx[0] || !a->gy[0])
         return ss_op_get(a->kind)->bwd(a);
-    apply(a, a->gy[0], a->gx[0]);
+    if (a->ip[0] != 0)
+        apply_channel(a, a->gy[0], a->gx[0]);
+    else
+        apply(a, a->gy[0], a->gx[0]);
     return SS_OK;
 }
