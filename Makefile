@@ -10,7 +10,7 @@ NVCC     ?= $(CUDA_HOME)/bin/nvcc
 OPT      ?= -O2
 SAN      ?=
 
-PKGS     := hdf5 check libpng libjpeg inih libcjson openblas zlib
+PKGS     := hdf5 check libpng libjpeg inih libcjson openblas zlib sleef
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -3,7 +3,8 @@
 # missing; otherwise prints the exact command and fails.
 set -e
 PKGS="build-essential pkg-config check libhdf5-dev gnuplot-nox libdnnl-dev libopenblas-dev \
-libinih-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libnifti2-dev libteem-dev zlib1g-dev"
+libinih-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libnifti2-dev libteem-dev zlib1g-dev \
+libsleef-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
