@@ -11,8 +11,11 @@ OPT      ?= -O2
 SAN      ?=
 
 PKGS     := hdf5 check libpng libjpeg inih libcjson openblas zlib sleef
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Asked of pkg-config on first use, inside a recipe, so after ci/deps.sh (an
+# order-only prerequisite of every object) has installed what was missing; a
+# value taken when the Makefile is read would be empty on a fresh machine.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_POSIX_C_SOURCE=200809L \
             -I. $(PKG_CFLAGS) -I/usr/include/nifti $(SAN)
