@@ -1,6 +1,9 @@
 /* Reverse-mode differentiation: walks the forward nodes backwards and appends
  * one gradient node per differentiable node; a tensor that feeds several
- * consumers gets the sum of their contributions (an ADD node per extra one). */
+ * consumers gets the sum of their contributions (an ADD node per extra one).
+ * An ADD without broadcasting gets no gradient node: its inputs' gradients
+ * are its output's gradient tensor (several tensors may then share one
+ * gradient tensor; gradients are only read, never updated in place). */
 #include "graph_impl.h"
 
 #include "kernels/error.h"
@@ -43,6 +46,15 @@ static int op_backward(ss_graph *g, int *acc, int ni)
             need[nneed++] = i;
     if (!nneed)
         return 0;
+    if (fw.kind == SS_OP_ADD && ss_shape_eq(&g->t[fw.in[0]].shape, &g->t[fw.out[0]].shape) &&
+        ss_shape_eq(&g->t[fw.in[1]].shape, &g->t[fw.out[0]].shape)) {
+        /* no broadcast: each input's gradient is the output's gradient
+         * itself, shared rather than copied by a gradient node */
+        for (int k = 0; k < nneed; k++)
+            if (accumulate(g, acc, fw.in[need[k]], acc[fw.out[0]]) < 0)
+                return -1;
+        return 0;
+    }
     if (!d->bwd)
         return graph_seterr(g, "%s: no backward in this build", d->name);
     int bi = graph_new_node(g);

@@ -40,6 +40,63 @@ START_TEST(test_two_consumers_sum)
 }
 END_TEST
 
+/* An ADD without broadcasting shares its output's gradient with its inputs
+ * (no gradient node): L = sum((a + b + a) * c) + sum((x + x) * c) + sum((a +
+ * bias) * c), bias broadcast over N, D, H, W. Then grad(b) is the same tensor
+ * as grad(a + b), and the values are exact: grad(a) = 3c, grad(b) = c,
+ * grad(x) = 2c, grad(bias) = the per-channel sums of c (a broadcast ADD keeps
+ * its gradient node, so grad(a + bias) is not grad(a)). */
+START_TEST(test_add_shares_gradient)
+{
+    ss_graph *g = graph_new();
+    ss_shape s = ss_shape5(3, 2, 1, 1, 5);
+    int a = g_param(g, "a", s), b = g_param(g, "b", s), x = g_param(g, "x", s);
+    int bias = g_param(g, "bias", ss_shape5(1, 2, 1, 1, 1));
+    int c = g_input(g, "c", s);
+    int ab = g_add(g, a, b), aba = g_add(g, ab, a), xx = g_add(g, x, x), abias = g_add(g, a, bias);
+    int l1 = g_sum(g, g_mul(g, aba, c), 31), l2 = g_sum(g, g_mul(g, xx, c), 31);
+    int l3 = g_sum(g, g_mul(g, abias, c), 31);
+    int loss = g_add(g, g_add(g, l1, l2), l3);
+    TU_OK(graph_backward(g, loss));
+    ck_assert_int_ge(graph_grad(g, ab), 0);
+    ck_assert_int_eq(graph_grad(g, b), graph_grad(g, ab));
+    ck_assert_int_eq(graph_grad(g, ab), graph_grad(g, aba));
+    ck_assert_int_ne(graph_grad(g, bias), graph_grad(g, abias));
+    TU_OK(graph_plan(g, ss_backend_cpu(), SS_PLAN_QUIET | SS_PLAN_POISON, NULL));
+    float av[30], bv[30], xv[30], cv[30], biv[2] = {0.5f, -1.f}, got[30], want[30];
+    tu_fill_uniform(av, 30, -1.f, 1.f, 21);
+    tu_fill_uniform(bv, 30, -1.f, 1.f, 22);
+    tu_fill_uniform(xv, 30, -1.f, 1.f, 23);
+    tu_fill_uniform(cv, 30, -1.f, 1.f, 24);
+    TU_OK(graph_upload(g, a, av));
+    TU_OK(graph_upload(g, b, bv));
+    TU_OK(graph_upload(g, x, xv));
+    TU_OK(graph_upload(g, bias, biv));
+    TU_OK(graph_upload(g, c, cv));
+    TU_OK(graph_run(g));
+    TU_OK(graph_download(g, graph_grad(g, a), got));
+    for (int i = 0; i < 30; i++)
+        want[i] = cv[i] + cv[i] + cv[i];
+    TU_ASSERT_CLOSE(got, want, 30, 1e-6, 1e-6);
+    TU_OK(graph_download(g, graph_grad(g, b), got));
+    TU_ASSERT_CLOSE(got, cv, 30, 0.0, 0.0);
+    TU_OK(graph_download(g, graph_grad(g, x), got));
+    for (int i = 0; i < 30; i++)
+        want[i] = cv[i] + cv[i];
+    TU_ASSERT_CLOSE(got, want, 30, 0.0, 0.0);
+    TU_OK(graph_download(g, graph_grad(g, bias), got));
+    for (int ch = 0; ch < 2; ch++) {
+        double sum = 0;
+        for (int n = 0; n < 3; n++)
+            for (int w = 0; w < 5; w++)
+                sum += cv[(n * 2 + ch) * 5 + w];
+        want[ch] = (float)sum;
+    }
+    TU_ASSERT_CLOSE(got, want, 2, 1e-6, 1e-6);
+    graph_free(g);
+}
+END_TEST
+
 /* The same tensor twice in one node (x*x) and through a view: L = sum(x*x) +
  * sum(view(x)) gives 2x + 1 (exact in FP32 up to one rounding). */
 START_TEST(test_same_node_and_view)
@@ -315,6 +372,7 @@ Suite *suite_graph(void)
     TCase *tc = tcase_create("graph");
     tcase_add_test(tc, test_two_consumers_sum);
     tcase_add_test(tc, test_same_node_and_view);
+    tcase_add_test(tc, test_add_shares_gradient);
     tcase_add_test(tc, test_dynamic_scalar);
     tcase_add_test(tc, test_planner_reuse_is_safe);
     tcase_add_test(tc, test_net_gradient_fd);
