@@ -169,6 +169,7 @@ typedef struct ccfg {
  * with c->s2 must run there (forward + one pass per x / w gradient) and not
  * through oneDNN, any other case must not touch it. */
 static int g_plain; /* the layout set by set_plain: plain NCDHW for oneDNN */
+static int g_c1on = 1; /* the one-input-channel path is enabled */
 
 static void set_plain(int plain)
 {
@@ -203,9 +204,31 @@ static void conv_case_mask(const ccfg *c, uint64_t seed, int s2on, unsigned mask
     if (vy > L)
         L = vy;
     long before = ss_cpu_conv_dnnl_calls(), before_s2 = ss_cpu_conv_s2_calls();
-    long before_t = ss_cpu_conv_tfwd_calls();
+    long before_t = ss_cpu_conv_tfwd_calls(), before_c1 = ss_cpu_conv_c1_calls();
     fc_check(&f, 1e-6 * L, 1e-5, 1e-6 * L, 1e-5);
     long ran = ss_cpu_conv_dnnl_calls() - before, ran_s2 = ss_cpu_conv_s2_calls() - before_s2;
+    long ran_c1 = ss_cpu_conv_c1_calls() - before_c1;
+    /* one input channel, stride 1, 3x3x3 pad 1 or 1x3x3 pad 0,1,1: the
+     * forward and (without an input gradient) the backward run in
+     * fast_conv_c1.c where the CPU has AVX2 + FMA */
+    int c1 = !c->deconv && c->Ci == 1 && c->s[0] == 1 && c->s[1] == 1 && c->s[2] == 1 &&
+             c->k[1] == 3 && c->k[2] == 3 && c->p[1] == 1 && c->p[2] == 1 &&
+             ((c->k[0] == 3 && c->p[0] == 1) || (c->k[0] == 1 && c->p[0] == 0)) &&
+             ss_cpu_conv_c1_available() && g_c1on;
+    if (c1) {
+        long want = 1 + !(mask & 1u);
+        ck_assert_msg(ran_c1 == want, "one-channel path ran %ld passes, expected %ld", ran_c1,
+                      want);
+        /* with an input gradient the backward is oneDNN's (data + weights,
+         * data only) or, for x and bias without w, the reference's */
+        long want_d = !(mask & 1u) ? 0 : (mask & 2u) ? 2 : (mask & 4u) ? 0 : 1;
+        ck_assert_msg(ran == want_d, "oneDNN ran %ld primitives beside it, expected %ld", ran,
+                      want_d);
+        ss_cpu_conv_set_s2(1);
+        fc_free(&f);
+        return;
+    }
+    ck_assert_msg(ran_c1 == 0, "one-channel path ran for another shape (or disabled)");
     /* stride-1 16 -> 16 convolutions take their input gradient from the
      * transposed forward (blocked layouts only) */
     int tf = !c->deconv && !g_plain && c->Ci == 16 && c->Co == 16 && c->s[0] == 1 && c->s[1] == 1 &&
@@ -386,6 +409,75 @@ START_TEST(test_fast_conv_s2_threads)
         free(y3);
         fc_free(&f);
     }
+}
+END_TEST
+
+/* The one-input-channel path (kernels/cpu/fast_conv_c1.c): channel counts
+ * that leave a partial group of eight, widths that end inside a vector, more
+ * rows than one block (64) with a partial last block, 2-D, a 3-D kernel on a
+ * single plane; every gradient subset (with an input gradient the backward
+ * is oneDNN's); the same shapes with the path disabled. */
+static const ccfg g_c1s[] = {
+    {0, 1, 1, 5, {3, 70, 13}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
+    {0, 3, 1, 16, {1, 20, 17}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 1, 1, 0},
+    {0, 2, 1, 9, {1, 5, 8}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 0, 1, 0},
+    {0, 1, 1, 16, {4, 3, 9}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
+};
+
+START_TEST(test_fast_conv_c1)
+{
+    static const unsigned masks[] = {2u, 4u, 6u, 1u, 5u, 3u, 7u};
+    const ccfg *c = &g_c1s[_i];
+    for (int m = 0; m < 7; m++) {
+        if (!c->bias && (masks[m] & 4u))
+            continue;
+        conv_case_mask(c, 1500 + (uint64_t)(10 * _i + m), 1, masks[m]);
+    }
+    g_c1on = 0;
+    ss_cpu_conv_set_c1(0);
+    conv_case_mask(c, 1590 + (uint64_t)_i, 1, 0);
+    g_c1on = 1;
+    ss_cpu_conv_set_c1(1);
+}
+END_TEST
+
+/* The one-input-channel weight and bias gradients add per-item partials in
+ * item order: bit-identical with 1 and 3 threads (and the forward too). */
+START_TEST(test_fast_conv_c1_threads)
+{
+    if (!ss_cpu_conv_c1_available())
+        return;
+    int ip[6] = {1, 1, 1, 1, 1, 1};
+    ss_shape xs[3] = {ss_shape5(2, 1, 5, 75, 19), ss_shape5(12, 1, 3, 3, 3),
+                      ss_shape5(12, 1, 1, 1, 1)};
+    fcase f;
+    fc_init(&f, SS_OP_CONV, ip, 6, NULL, 0, 3, xs, 6u, 1600);
+    int saved = omp_get_max_threads();
+    float *y[2], *gw[2], *gb[2];
+    size_t ny = (size_t)ss_numel(&f.o.ys[0]);
+    for (int r = 0; r < 2; r++) {
+        omp_set_num_threads(r ? 3 : 1);
+        y[r] = tu_alloc(ny);
+        gw[r] = tu_alloc(12 * 27);
+        gb[r] = tu_alloc(12);
+        float *gx[3] = {NULL, gw[r], gb[r]};
+        long before = ss_cpu_conv_c1_calls();
+        fc_run(&f, 0, 0, &y[r], NULL);
+        fc_run(&f, 1, 0, NULL, gx);
+        ck_assert_int_eq(ss_cpu_conv_c1_calls() - before, 2);
+        if (!r)
+            continue;
+        ck_assert(memcmp(y[0], y[1], ny * sizeof(float)) == 0);
+        ck_assert(memcmp(gw[0], gw[1], 12 * 27 * sizeof(float)) == 0);
+        ck_assert(memcmp(gb[0], gb[1], 12 * sizeof(float)) == 0);
+    }
+    omp_set_num_threads(saved);
+    for (int r = 0; r < 2; r++) {
+        free(y[r]);
+        free(gw[r]);
+        free(gb[r]);
+    }
+    fc_free(&f);
 }
 END_TEST
 
@@ -793,6 +885,8 @@ Suite *suite_fastpath(void)
     tcase_add_test(tc, test_fast_conv_deterministic);
     tcase_add_loop_test(tc, test_fast_conv_s2_masks, 0, 2);
     tcase_add_test(tc, test_fast_conv_s2_threads);
+    tcase_add_loop_test(tc, test_fast_conv_c1, 0, 4);
+    tcase_add_test(tc, test_fast_conv_c1_threads);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("eltwise");
     tcase_add_loop_test(te, test_fast_relu, 0, 3);

@@ -45,6 +45,22 @@ int ss_cpu_conv_s2_bwd(const ss_op_args *a, int *rc);
 void ss_cpu_conv_set_s2(int on);
 /* Number of passes the path ran (forward 1, backward 1 per gradient of x / w). */
 long ss_cpu_conv_s2_calls(void);
+/* CONV with one input channel, stride 1, kernel 3x3x3 pad 1 or 1x3x3 pad
+ * 0,1,1 (the models' first layer), in NCDHW with AVX2 + FMA
+ * (kernels/cpu/fast_conv_c1.c), dispatched from the functions above before
+ * oneDNN: the forward, and the backward when no input gradient is wanted.
+ * match: 1 when the op has that form, the path is enabled and the CPU has
+ * AVX2 + FMA; fwd / bwd: 0 when they ran, 1 when the caller must use another
+ * path (workspace too small, an input gradient wanted). */
+int ss_cpu_conv_c1_match(const ss_op_args *a);
+int ss_cpu_conv_c1_available(void);
+size_t ss_cpu_conv_c1_ws(const ss_op_args *a, int bwd);
+int ss_cpu_conv_c1_fwd(const ss_op_args *a);
+int ss_cpu_conv_c1_bwd(const ss_op_args *a);
+/* Enables (default) or disables the path (tests). */
+void ss_cpu_conv_set_c1(int on);
+/* Number of passes the path ran (forward 1, backward 1). */
+long ss_cpu_conv_c1_calls(void);
 /* Frees every cached primitive (tests; the cache is rebuilt on demand). */
 void ss_cpu_conv_cache_clear(void);
 

@@ -14,7 +14,8 @@
  * (a negative right padding) and any oneDNN failure fall back to the
  * reference kernels. Kernel == stride, pad 0 shapes (V-Net's k2 s2 down and
  * up convolutions) go to the plain-layout GEMMs of fast_conv_s2.c first, 1x1x1
- * convolutions to the pointwise GEMMs below. */
+ * convolutions to the pointwise GEMMs below, one-input-channel 3x3(x3)
+ * convolutions (the models' first layer) to fast_conv_c1.c. */
 #include "cpu_fast.h"
 
 #include "../error.h"
@@ -699,6 +700,8 @@ static int fwd_any(const ss_op_args *a)
         return pw_fwd(a);
     if (ss_cpu_conv_s2_match(a) && !ss_cpu_conv_s2_fwd(a, &rc))
         return rc;
+    if (ss_cpu_conv_c1_match(a) && !ss_cpu_conv_c1_fwd(a))
+        return SS_OK;
     if (try_run(get(a, DIR_FWD), a, 0, &rc))
         return ss_op_get(a->kind)->fwd(a);
     return rc;
@@ -714,6 +717,8 @@ static int bwd_any(const ss_op_args *a)
     int rc = SS_OK;
     if (ss_cpu_conv_s2_match(a) && !ss_cpu_conv_s2_bwd(a, &rc))
         return rc;
+    if (!a->gx[0] && ss_cpu_conv_c1_match(a) && !ss_cpu_conv_c1_bwd(a))
+        return SS_OK;
     int want_b = a->n_in == 3 && a->gx[2];
     if (want_b && !a->gx[1])
         return d->bwd(a);
@@ -749,12 +754,21 @@ int ss_cpu_conv_bwd(const ss_op_args *a) { return bwd_any(a); }
 int ss_cpu_deconv_fwd(const ss_op_args *a) { return fwd_any(a); }
 int ss_cpu_deconv_bwd(const ss_op_args *a) { return bwd_any(a); }
 
+static size_t dnnl_ws(const ss_op_args *a, int bwd);
+
 size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd)
 {
     if (pointwise(a))
         return 0;
     if (ss_cpu_conv_s2_match(a))
         return ss_cpu_conv_s2_ws(a, bwd);
+    size_t w = dnnl_ws(a, bwd), c1 = ss_cpu_conv_c1_ws(a, bwd);
+    return c1 > w ? c1 : w;
+}
+
+/* what the oneDNN plans of the call need */
+static size_t dnnl_ws(const ss_op_args *a, int bwd)
+{
     if (!bwd) {
         plan *p = get(a, DIR_FWD);
         return p && p->ok ? p->ws : 0;
