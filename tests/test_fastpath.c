@@ -293,6 +293,10 @@ static const ccfg g_convs[] = {
      * k-1-p on each side) */
     {0, 1, 16, 16, {5, 6, 7}, {3, 1, 3}, {1, 1, 1}, {0, 0, 1}, {0, 0, 0}, 1, 1, 0},
     {0, 2, 16, 16, {6, 5, 8}, {5, 3, 2}, {1, 1, 1}, {2, 1, 0}, {0, 0, 0}, 0, 1, 0},
+    /* 128 or more channels on both sides: the weight gradient runs
+     * channels-last (kernels/cpu/dnnl_conv.c), 3-D and 2-D */
+    {0, 1, 128, 128, {3, 4, 5}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
+    {0, 2, 130, 144, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 0, 0}, 0, 1, 0},
 };
 
 static const ccfg g_deconvs[] = {
