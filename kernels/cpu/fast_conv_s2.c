@@ -246,14 +246,19 @@ static int run_next(const s2geo *g, run_it *r)
     return 1;
 }
 
-static void tile_gather(const s2geo *g, const float *hi, int64_t c0, int n, float *b8)
+/* The tile with row r = ch * K + kidx, column t at b[r * rs + t * cs]: rs = T,
+ * cs = 1 for B8, rs = 1, cs = R for the transposed tile. Always inlined with
+ * constant strides, so each layout gets its own loops. */
+static inline __attribute__((always_inline)) void tile_gather_strided(const s2geo *g,
+                                                                      const float *hi, int64_t c0,
+                                                                      int n, float *b, int64_t rs,
+                                                                      int64_t cs)
 {
-    const int kD = g->k[0], kH = g->k[1], kW = g->k[2], K = g->K, T = g->T;
+    const int kD = g->k[0], kH = g->k[1], kW = g->k[2], K = g->K;
     const int H1 = g->hi[1], H2 = g->hi[2];
     for (int ch = 0; ch < g->Chi; ch++)
         for (int ka = 0; ka < kD; ka++) {
             const float *plane = hi + (int64_t)ch * g->Shi;
-            float *rows = b8 + (int64_t)(ch * K + ka * kH * kW) * T;
             run_it r;
             run_start(g, c0, n, &r);
             do {
@@ -261,31 +266,34 @@ static void tile_gather(const s2geo *g, const float *hi, int64_t c0, int n, floa
                 for (int kb = 0; kb < kH; kb++) {
                     const float *s = plane + ((int64_t)(r.dl * kD + ka) * H1 + r.hl * kH + kb) * H2 +
                                      (int64_t)r.wl0 * kW;
-                    float *d = rows + (int64_t)kb * kW * T + r.t0;
+                    float *d = b + (int64_t)(ch * K + (ka * kH + kb) * kW) * rs + r.t0 * cs;
                     if (kW == 2) {
-                        float *d1 = d + T;
+                        float *d1 = d + rs;
 #pragma omp simd
                         for (int i = 0; i < len; i++) {
-                            d[i] = s[2 * i];
-                            d1[i] = s[2 * i + 1];
+                            d[i * cs] = s[2 * i];
+                            d1[i * cs] = s[2 * i + 1];
                         }
-                    } else if (kW == 1) {
-                        memcpy(d, s, (size_t)len * sizeof(float));
                     } else {
                         for (int kc = 0; kc < kW; kc++)
                             for (int i = 0; i < len; i++)
-                                d[(int64_t)kc * T + i] = s[i * kW + kc];
+                                d[kc * rs + i * cs] = s[i * kW + kc];
                     }
                 }
             } while (run_next(g, &r));
         }
 }
 
+static void tile_gather(const s2geo *g, const float *hi, int64_t c0, int n, float *b8)
+{
+    tile_gather_strided(g, hi, c0, n, b8, g->T, 1);
+}
+
 /* The same tile transposed: b8t[t * R + r] (one row of R values per lo voxel),
  * so that the weight-gradient GEMM reads both operands along their rows. */
 static void tile_gather_t(const s2geo *g, const float *hi, int64_t c0, int n, float *b8t)
 {
-    const int kD = g->k[0], kH = g->k[1], kW = g->k[2], K = g->K, R = g->R;
+    const int kD = g->k[0], kH = g->k[1], kW = g->k[2], R = g->R;
     const int H1 = g->hi[1], H2 = g->hi[2];
     if (kD == 2 && kH == 2 && kW == 2) {
         /* a voxel's 8 values of one channel are the pairs of its window's 4
@@ -319,30 +327,7 @@ static void tile_gather_t(const s2geo *g, const float *hi, int64_t c0, int n, fl
         }
         return;
     }
-    for (int ch = 0; ch < g->Chi; ch++)
-        for (int ka = 0; ka < kD; ka++) {
-            const float *plane = hi + (int64_t)ch * g->Shi;
-            run_it r;
-            run_start(g, c0, n, &r);
-            do {
-                const int len = r.len;
-                for (int kb = 0; kb < kH; kb++) {
-                    const float *s = plane + ((int64_t)(r.dl * kD + ka) * H1 + r.hl * kH + kb) * H2 +
-                                     (int64_t)r.wl0 * kW;
-                    float *d = b8t + (int64_t)r.t0 * R + ch * K + (ka * kH + kb) * kW;
-                    if (kW == 2) {
-                        for (int i = 0; i < len; i++) {
-                            d[(int64_t)i * R] = s[2 * i];
-                            d[(int64_t)i * R + 1] = s[2 * i + 1];
-                        }
-                    } else {
-                        for (int i = 0; i < len; i++)
-                            for (int kc = 0; kc < kW; kc++)
-                                d[(int64_t)i * R + kc] = s[i * kW + kc];
-                    }
-                }
-            } while (run_next(g, &r));
-        }
+    tile_gather_strided(g, hi, c0, n, b8t, 1, R);
 }
 
 /* dsum[r] += the sum over the n rows of b8t of column r: float partial sums
