@@ -202,7 +202,9 @@ int ss_cpu_ce_bwd(const ss_op_args *a)
         __m128 e[CE_MAXC], mx, se, ign, lv;
         if (q0 + 4 <= g.sp && soft4(X + off, L + n * g.sp + q0, &g, e, &mx, &se, &ign, &lv)) {
             const __m128 inv = _mm_div_ps(_mm_set1_ps(1.f), se), sc = _mm_set1_ps(scale);
-            const __m128 keep = scale == 0.f ? _mm_setzero_ps() : _mm_andnot_ps(ign, _mm_castsi128_ps(_mm_set1_epi32(-1)));
+            /* ignored voxels (and a zero scale) get +0, as on the scalar path */
+            const __m128 all = _mm_castsi128_ps(_mm_set1_epi32(-1));
+            const __m128 keep = scale == 0.f ? _mm_setzero_ps() : _mm_andnot_ps(ign, all);
             for (int64_t j = 0; j < g.c; j++) {
                 __m128 hot = _mm_and_ps(_mm_cmpeq_ps(lv, _mm_set1_ps((float)j)), _mm_set1_ps(1.f));
                 __m128 d = _mm_mul_ps(sc, _mm_sub_ps(_mm_mul_ps(e[j], inv), hot));
