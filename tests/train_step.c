@@ -14,8 +14,14 @@
 
 void tu_step_build(tu_step *t, const char *model, int n, const int p[3], int flags)
 {
+    tu_step_build_seed(t, model, n, p, flags, 5);
+}
+
+void tu_step_build_seed(tu_step *t, const char *model, int n, const int p[3], int flags,
+                        uint64_t seed)
+{
     t->g = graph_new();
-    nn_begin(&t->m, t->g, 1, 5);
+    nn_begin(&t->m, t->g, 1, seed);
     ss_model_cfg cfg = ss_model_defaults(model);
     memcpy(cfg.patch, p, sizeof cfg.patch);
     ss_shape s = S5(n, cfg.in_ch, p[0], p[1], p[2]);

@@ -15,7 +15,9 @@
  * reference kernels. Kernel == stride, pad 0 shapes (V-Net's k2 s2 down and
  * up convolutions) go to the plain-layout GEMMs of fast_conv_s2.c first, 1x1x1
  * convolutions to the pointwise GEMMs below, one-input-channel 3x3(x3)
- * convolutions (the models' first layer) to fast_conv_c1.c. */
+ * convolutions (the models' first layer) to fast_conv_c1.c, 3x3x3 stride-1
+ * pad-1 convolutions with channels in multiples of 16 to the Winograd path of
+ * fast_conv_wg.c. */
 #include "cpu_fast.h"
 
 #include "../error.h"
@@ -712,6 +714,8 @@ static int fwd_any(const ss_op_args *a)
         return rc;
     if (ss_cpu_conv_c1_match(a) && !ss_cpu_conv_c1_fwd(a))
         return SS_OK;
+    if (ss_cpu_conv_wg_match(a) && !ss_cpu_conv_wg_fwd(a))
+        return SS_OK;
     if (try_run(get(a, DIR_FWD), a, 0, &rc))
         return ss_op_get(a->kind)->fwd(a);
     return rc;
@@ -728,6 +732,8 @@ static int bwd_any(const ss_op_args *a)
     if (ss_cpu_conv_s2_match(a) && !ss_cpu_conv_s2_bwd(a, &rc))
         return rc;
     if (!a->gx[0] && ss_cpu_conv_c1_match(a) && !ss_cpu_conv_c1_bwd(a))
+        return SS_OK;
+    if (ss_cpu_conv_wg_match(a) && !ss_cpu_conv_wg_bwd(a))
         return SS_OK;
     int want_b = a->n_in == 3 && a->gx[2];
     if (want_b && !a->gx[1])
@@ -772,6 +778,8 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd)
         return 0;
     if (ss_cpu_conv_s2_match(a))
         return ss_cpu_conv_s2_ws(a, bwd);
+    if (ss_cpu_conv_wg_match(a))
+        return ss_cpu_conv_wg_ws(a, bwd);
     size_t w = dnnl_ws(a, bwd), c1 = ss_cpu_conv_c1_ws(a, bwd);
     return c1 > w ? c1 : w;
 }
