@@ -6,7 +6,8 @@
  *               warm-up step, peak RSS and achieved GFLOP/s.
  *   bench ops   the same step with per-node timing, summed per op and
  *               direction: GFLOP/s and the share of this machine's FP32 peak
- *               (measured once with an FMA loop on the same thread count).
+ *               (measured once with an FMA loop on the same thread count);
+ *               FLOPs are the direct algorithm's, also for Winograd layers.
  *   bench peak  only the FMA-loop peak.
  *   bench infer one eval-mode forward pass (BatchNorm with running statistics,
  *               no dropout, no backward: the graph sliding-window inference
@@ -319,6 +320,8 @@ static int cmd_step(const bopts *o, int timing)
             graph_print_timing(s.g, stdout);
         printf("%-12s %-4s %5s %10.2f  (graph; sgd %.2f ms; step median %.1f ms)\n", "total", "",
                "", total, 1e3 * ms, 1e3 * mt);
+        printf("GFLOP/s: the direct algorithm's FLOP count over the time (3x3x3 convolutions on the "
+               "Winograd path do fewer multiplies and can exceed the peak)\n");
     }
     rc = 0;
     goto done;
@@ -440,6 +443,9 @@ static void usage(FILE *f)
             "step: median ms of a training step (forward, CE on head 1, backward, SGD momentum\n"
             "      0.9 wd 1e-4) after one warm-up step, peak RSS, achieved GFLOP/s.\n"
             "ops:  per-op and direction ms, GFLOP/s and %% of the FP32 peak of an FMA loop.\n"
+            "      GFLOP counts are the direct algorithm's (a convolution: 2 x taps x\n"
+            "      C_in x C_out per output voxel), also where the Winograd path does\n"
+            "      fewer multiplies, so such layers can show more than 100 %% of the peak.\n"
             "--model: a registry name or vnet, mcnet2 (MC-Net), mcnet3 (MC-Net+), fbanet,\n"
             "         unet2d (default vnet); --batch 2; --patch 64x64x48 (2-D default 256x256);\n"
             "--iters 5; --threads: OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
