@@ -433,6 +433,24 @@ START_TEST(test_fast_conv_s2_threads)
 }
 END_TEST
 
+/* A hand-written path's cases: every gradient subset in masks (those with the
+ * bias gradient only for a case with a bias), then all gradients once more
+ * with the path switched off through set and the test's flag. */
+static void subsets_then_off(const ccfg *c, const unsigned *masks, int nm, uint64_t seed,
+                             void (*set)(int), int *flag)
+{
+    for (int m = 0; m < nm; m++) {
+        if (!c->bias && (masks[m] & 4u))
+            continue;
+        conv_case_mask(c, seed + (uint64_t)m, 1, masks[m]);
+    }
+    *flag = 0;
+    set(0);
+    conv_case_mask(c, seed + 90, 1, 0);
+    *flag = 1;
+    set(1);
+}
+
 /* The one-input-channel path (kernels/cpu/fast_conv_c1.c): channel counts
  * that leave a partial group of eight, widths that end inside a vector, more
  * rows than one block (64) with a partial last block, 2-D, a 3-D kernel on a
@@ -448,17 +466,7 @@ static const ccfg g_c1s[] = {
 START_TEST(test_fast_conv_c1)
 {
     static const unsigned masks[] = {2u, 4u, 6u, 1u, 5u, 3u, 7u};
-    const ccfg *c = &g_c1s[_i];
-    for (int m = 0; m < 7; m++) {
-        if (!c->bias && (masks[m] & 4u))
-            continue;
-        conv_case_mask(c, 1500 + (uint64_t)(10 * _i + m), 1, masks[m]);
-    }
-    g_c1on = 0;
-    ss_cpu_conv_set_c1(0);
-    conv_case_mask(c, 1590 + (uint64_t)_i, 1, 0);
-    g_c1on = 1;
-    ss_cpu_conv_set_c1(1);
+    subsets_then_off(&g_c1s[_i], masks, 7, 1500 + (uint64_t)(10 * _i), ss_cpu_conv_set_c1, &g_c1on);
 }
 END_TEST
 
@@ -481,22 +489,47 @@ START_TEST(test_fast_conv_wg)
 {
     static const unsigned masks[] = {1u, 2u, 4u, 6u, 3u, 7u};
     const ccfg *c = &g_wgs[_i];
-    if (c->Ci + c->Co < 64) { /* not a Winograd shape: oneDNN, all gradients */
+    if (c->Ci + c->Co < 64) /* not a Winograd shape: oneDNN, all gradients */
         conv_case_mask(c, 1780 + (uint64_t)_i, 1, 0);
-        return;
-    }
-    for (int m = 0; m < 6; m++) {
-        if (!c->bias && (masks[m] & 4u))
-            continue;
-        conv_case_mask(c, 1700 + (uint64_t)(10 * _i + m), 1, masks[m]);
-    }
-    g_wgon = 0;
-    ss_cpu_conv_set_wg(0);
-    conv_case_mask(c, 1790 + (uint64_t)_i, 1, 0);
-    g_wgon = 1;
-    ss_cpu_conv_set_wg(1);
+    else
+        subsets_then_off(c, masks, 6, 1700 + (uint64_t)(10 * _i), ss_cpu_conv_set_wg, &g_wgon);
 }
 END_TEST
+
+/* A CONV (x, w, b shapes xs) run forward and backward (gradients in mask)
+ * with 1 and then 3 threads: the path counted by calls runs both passes each
+ * time and the output and gradients are bit-identical. */
+static void threads_identical(const ss_shape *xs, unsigned mask, uint64_t seed, long (*calls)(void))
+{
+    int ip[6] = {1, 1, 1, 1, 1, 1};
+    fcase f;
+    fc_init(&f, SS_OP_CONV, ip, 6, NULL, 0, 3, xs, mask, seed);
+    int saved = omp_get_max_threads();
+    size_t n[4] = {(size_t)ss_numel(&f.o.ys[0]), (size_t)ss_numel(&xs[0]),
+                   (size_t)ss_numel(&xs[1]), (size_t)ss_numel(&xs[2])};
+    float *out[2][4] = {{NULL}};
+    for (int r = 0; r < 2; r++) {
+        omp_set_num_threads(r ? 3 : 1);
+        out[r][0] = tu_alloc(n[0]);
+        for (int k = 1; k < 4; k++)
+            if ((mask >> (k - 1)) & 1u)
+                out[r][k] = tu_alloc(n[k]);
+        long before = calls();
+        fc_run(&f, 0, 0, &out[r][0], NULL);
+        fc_run(&f, 1, 0, NULL, &out[r][1]);
+        ck_assert_int_eq(calls() - before, 2);
+    }
+    omp_set_num_threads(saved);
+    for (int k = 0; k < 4; k++) {
+        if (!out[0][k])
+            continue;
+        ck_assert_msg(memcmp(out[0][k], out[1][k], n[k] * sizeof(float)) == 0,
+                      "output %d differs between 1 and 3 threads", k);
+        for (int r = 0; r < 2; r++)
+            free(out[r][k]);
+    }
+    fc_free(&f);
+}
 
 /* The one-input-channel weight and bias gradients add per-item partials in
  * item order: bit-identical with 1 and 3 threads (and the forward too). */
@@ -504,37 +537,9 @@ START_TEST(test_fast_conv_c1_threads)
 {
     if (!ss_cpu_conv_c1_available())
         return;
-    int ip[6] = {1, 1, 1, 1, 1, 1};
     ss_shape xs[3] = {ss_shape5(2, 1, 5, 75, 19), ss_shape5(12, 1, 3, 3, 3),
                       ss_shape5(12, 1, 1, 1, 1)};
-    fcase f;
-    fc_init(&f, SS_OP_CONV, ip, 6, NULL, 0, 3, xs, 6u, 1600);
-    int saved = omp_get_max_threads();
-    float *y[2], *gw[2], *gb[2];
-    size_t ny = (size_t)ss_numel(&f.o.ys[0]);
-    for (int r = 0; r < 2; r++) {
-        omp_set_num_threads(r ? 3 : 1);
-        y[r] = tu_alloc(ny);
-        gw[r] = tu_alloc(12 * 27);
-        gb[r] = tu_alloc(12);
-        float *gx[3] = {NULL, gw[r], gb[r]};
-        long before = ss_cpu_conv_c1_calls();
-        fc_run(&f, 0, 0, &y[r], NULL);
-        fc_run(&f, 1, 0, NULL, gx);
-        ck_assert_int_eq(ss_cpu_conv_c1_calls() - before, 2);
-        if (!r)
-            continue;
-        ck_assert(memcmp(y[0], y[1], ny * sizeof(float)) == 0);
-        ck_assert(memcmp(gw[0], gw[1], 12 * 27 * sizeof(float)) == 0);
-        ck_assert(memcmp(gb[0], gb[1], 12 * sizeof(float)) == 0);
-    }
-    omp_set_num_threads(saved);
-    for (int r = 0; r < 2; r++) {
-        free(y[r]);
-        free(gw[r]);
-        free(gb[r]);
-    }
-    fc_free(&f);
+    threads_identical(xs, 6u, 1600, ss_cpu_conv_c1_calls);
 }
 END_TEST
 
@@ -545,32 +550,9 @@ START_TEST(test_fast_conv_wg_threads)
 {
     if (!ss_cpu_conv_wg_available())
         return;
-    int ip[6] = {1, 1, 1, 1, 1, 1};
     ss_shape xs[3] = {ss_shape5(2, 32, 8, 16, 16), ss_shape5(32, 32, 3, 3, 3),
                       ss_shape5(32, 1, 1, 1, 1)};
-    fcase f;
-    fc_init(&f, SS_OP_CONV, ip, 6, NULL, 0, 3, xs, 7u, 1800);
-    int saved = omp_get_max_threads();
-    size_t n[4] = {(size_t)ss_numel(&f.o.ys[0]), (size_t)ss_numel(&xs[0]),
-                   (size_t)ss_numel(&xs[1]), 32};
-    float *out[2][4];
-    for (int r = 0; r < 2; r++) {
-        omp_set_num_threads(r ? 3 : 1);
-        for (int k = 0; k < 4; k++)
-            out[r][k] = tu_alloc(n[k]);
-        long before = ss_cpu_conv_wg_calls();
-        fc_run(&f, 0, 0, &out[r][0], NULL);
-        fc_run(&f, 1, 0, NULL, &out[r][1]);
-        ck_assert_int_eq(ss_cpu_conv_wg_calls() - before, 2);
-    }
-    omp_set_num_threads(saved);
-    for (int k = 0; k < 4; k++) {
-        ck_assert_msg(memcmp(out[0][k], out[1][k], n[k] * sizeof(float)) == 0,
-                      "output %d differs between 1 and 3 threads", k);
-        for (int r = 0; r < 2; r++)
-            free(out[r][k]);
-    }
-    fc_free(&f);
+    threads_identical(xs, 7u, 1800, ss_cpu_conv_wg_calls);
 }
 END_TEST
 

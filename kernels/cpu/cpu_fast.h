@@ -9,9 +9,25 @@
 #include "../op.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* b rounded up to a multiple of 64 bytes (workspace offsets of the fast paths) */
 static inline size_t ss_cpu_al64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+/* A path's on/off switch: *flag (-1 until first read) is taken from the
+ * environment variable `env` ("0": off, anything else or unset: on) unless a
+ * setter stored 0 / 1 before. */
+static inline int ss_cpu_path_on(int *flag, const char *env)
+{
+    int on = __atomic_load_n(flag, __ATOMIC_RELAXED);
+    if (on < 0) {
+        const char *e = getenv(env);
+        on = !(e && !strcmp(e, "0"));
+        __atomic_store_n(flag, on, __ATOMIC_RELAXED);
+    }
+    return on;
+}
 
 /* CONV and DECONV through oneDNN (primitives cached per shape; reorders between
  * the plain NCDHW tensors and the blocked layouts oneDNN prefers go through the

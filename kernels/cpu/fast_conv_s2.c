@@ -50,16 +50,7 @@ long ss_cpu_conv_s2_calls(void) { return __atomic_load_n(&g_s2_calls, __ATOMIC_R
 
 void ss_cpu_conv_set_s2(int on) { __atomic_store_n(&g_s2_on, on ? 1 : 0, __ATOMIC_RELAXED); }
 
-static int s2_enabled(void)
-{
-    int on = __atomic_load_n(&g_s2_on, __ATOMIC_RELAXED);
-    if (on < 0) {
-        const char *e = getenv("SEMISEG_CONV_S2");
-        on = !(e && !strcmp(e, "0"));
-        __atomic_store_n(&g_s2_on, on, __ATOMIC_RELAXED);
-    }
-    return on;
-}
+static int s2_enabled(void) { return ss_cpu_path_on(&g_s2_on, "SEMISEG_CONV_S2"); }
 
 typedef struct s2geo {
     int deconv, N, Clo, Chi, K, R;

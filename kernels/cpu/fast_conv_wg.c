@@ -29,7 +29,6 @@
 
 #include <immintrin.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define WG_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
@@ -51,16 +50,7 @@ long ss_cpu_conv_wg_calls(void) { return __atomic_load_n(&g_wg_calls, __ATOMIC_R
 
 void ss_cpu_conv_set_wg(int on) { __atomic_store_n(&g_wg_on, on ? 1 : 0, __ATOMIC_RELAXED); }
 
-static int wg_enabled(void)
-{
-    int on = __atomic_load_n(&g_wg_on, __ATOMIC_RELAXED);
-    if (on < 0) {
-        const char *e = getenv("SEMISEG_CONV_WG");
-        on = !(e && !strcmp(e, "0"));
-        __atomic_store_n(&g_wg_on, on, __ATOMIC_RELAXED);
-    }
-    return on;
-}
+static int wg_enabled(void) { return ss_cpu_path_on(&g_wg_on, "SEMISEG_CONV_WG"); }
 
 int ss_cpu_conv_wg_available(void)
 {
@@ -565,15 +555,23 @@ WG_TARGET static void bias_grad(const wgeo *g, const float *gyc, double *parts, 
     }
 }
 
+/* threads for the pass (0: the caller must use another path); counts the pass */
+static int begin(const ss_op_args *a, wgeo *g, int bwd)
+{
+    if (!wg_geo(a, g))
+        return 0;
+    const int P = n_threads(g, a, fixed_bytes(g, bwd));
+    if (P)
+        __atomic_add_fetch(&g_wg_calls, 1, __ATOMIC_RELAXED);
+    return P;
+}
+
 int ss_cpu_conv_wg_fwd(const ss_op_args *a)
 {
     wgeo g;
-    if (!wg_geo(a, &g))
-        return 1;
-    const int P = n_threads(&g, a, fixed_bytes(&g, 0));
+    const int P = begin(a, &g, 0);
     if (!P)
         return 1;
-    __atomic_add_fetch(&g_wg_calls, 1, __ATOMIC_RELAXED);
     char *ws = a->ws;
     float *xc = (float *)ws, *yc = (float *)(ws + g.xb), *U = (float *)(ws + g.xb + g.yb);
     char *chunks = ws + fixed_bytes(&g, 0);
@@ -588,12 +586,9 @@ int ss_cpu_conv_wg_bwd(const ss_op_args *a)
 {
     wgeo g;
     float *gx = a->gx[0], *gw = a->gx[1], *gb = a->n_in == 3 ? a->gx[2] : NULL;
-    if (!a->gy[0] || !(gx || gw || gb) || !wg_geo(a, &g))
-        return 1;
-    const int P = n_threads(&g, a, fixed_bytes(&g, 1));
+    const int P = a->gy[0] && (gx || gw || gb) ? begin(a, &g, 1) : 0;
     if (!P)
         return 1;
-    __atomic_add_fetch(&g_wg_calls, 1, __ATOMIC_RELAXED);
     char *ws = a->ws;
     float *gyc = (float *)ws, *xc = (float *)(ws + g.yb), *U = (float *)(ws + g.yb + g.xb);
     float *C = (float *)(ws + g.yb + g.xb + g.ub);
