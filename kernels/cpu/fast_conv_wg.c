@@ -19,10 +19,13 @@
  * the transforms run on 16-channel vectors (AVX-512, checked at run time;
  * otherwise oneDNN runs the op). Tiles are cut into chunks; a thread
  * transforms a chunk's tiles into [64 positions][tiles][channels], runs the 64
- * GEMMs with an AVX2 + FMA register-blocked kernel and transforms back. Weight
- * gradients are summed per fixed group of chunks and the groups added in
- * order, the bias gradient per fixed block of voxels: results do not depend on
- * the thread count. Everything lives in the op's workspace. */
+ * GEMMs with an AVX2 + FMA register-blocked kernel and transforms back. The
+ * weight gradient takes the chunks one after the other (threads share a
+ * chunk's tiles, then its positions) and adds them per position in chunk
+ * order, the bias gradient fixed blocks of voxels in order: results do not
+ * depend on the thread count. Everything lives in the op's workspace.
+ * Convolutions with fewer than 64 channels on both sides together stay with
+ * oneDNN (see wg_geo). */
 #include "cpu_fast.h"
 
 #include "../error.h"
@@ -95,9 +98,9 @@ static int wg_geo(const ss_op_args *a, wgeo *g)
     if (g->N < 1 || g->Ci % 16 || g->Co % 16 || g->Ci < 16 || g->Co < 16 || g->D % 2 || g->H % 2 ||
         g->W % 2 || g->D < 2 || g->H < 2 || g->W < 2)
         return 0;
-    /* 16 -> 16 (V-Net's full-resolution block): K = 16 leaves the GEMMs too
-     * short and the transforms dominate; oneDNN is faster there (26.8 vs
-     * 38.2 ms forward at 2x16x48x64x64 on the development machine) */
+    /* fewer channels (V-Net's 16 -> 16 full-resolution block): K = 16 leaves
+     * the GEMMs too short and the transforms dominate; oneDNN is faster there
+     * (26.8 vs 38.2 ms forward at 2x16x48x64x64 on the development machine) */
     if (g->Ci + g->Co < 64)
         return 0;
     g->S = (int64_t)g->D * g->H * g->W;
