@@ -186,8 +186,8 @@ WG_TARGET static void transpose_cl(const float *src, float *dst, int N, int C, i
         int64_t n = nb / blocks, s0 = nb % blocks * 64, s1 = s0 + 64 < S ? s0 + 64 : S;
         const float *s = src + n * C * S;
         float *d = dst + n * C * S;
-        for (int64_t v = s0; v < s1; v += 8)
-            for (int c = 0; c < C; c += 8) {
+        for (int c = 0; c < C; c += 8) /* a channel's cache line twice in a row */
+            for (int64_t v = s0; v < s1; v += 8) {
                 if (to_cl)
                     tr8(s + c * S + v, S, d + v * C + c, C);
                 else
