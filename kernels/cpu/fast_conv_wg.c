@@ -69,12 +69,14 @@ int ss_cpu_conv_wg_available(void)
 typedef struct wgeo {
     int N, Ci, Co, D, H, W;
     int64_t S, T;     /* voxels per item and channel; tiles */
-    int tcf;          /* tiles per forward chunk (multiple of MR) */
+    int rows;         /* tile rows (n, td, th; W/2 tiles each) per forward chunk */
+    int tcf;          /* tiles per forward chunk: rows * W/2 */
     int tcw;          /* tiles per weight-gradient chunk */
     size_t xb, yb;    /* channels-last x (and dx) / gy (and y) bytes */
     size_t ub;        /* transformed weights (and weight gradient) */
     size_t bb;        /* bias-gradient partials */
-    size_t chb;       /* forward chunk buffers of one thread */
+    size_t stg;       /* output rows of a forward chunk, channels-last */
+    size_t chb;       /* forward chunk buffers of one thread (with stg) */
     size_t wb;        /* weight-gradient chunk buffers */
 } wgeo;
 
@@ -106,16 +108,18 @@ static int wg_geo(const ss_op_args *a, wgeo *g)
     g->S = (int64_t)g->D * g->H * g->W;
     g->T = (int64_t)g->N * (g->S / 8);
     int cmax = g->Ci > g->Co ? g->Ci : g->Co;
-    g->tcf = (int)(CHUNK_BYTES / (64 * sizeof(float) * 2 * (size_t)cmax)) / MR * MR;
-    if (g->tcf < MR)
-        g->tcf = MR;
+    g->rows = (int)(CHUNK_BYTES / (64 * sizeof(float) * 2 * (size_t)cmax)) / (g->W / 2);
+    if (g->rows < 1)
+        g->rows = 1;
+    g->tcf = g->rows * (g->W / 2);
     int64_t tw = WCHUNK_BYTES / (64 * sizeof(float) * (size_t)(g->Ci + g->Co));
     g->tcw = (int)(tw > g->T ? g->T : tw < 1 ? 1 : tw);
     g->xb = ss_cpu_al64((size_t)g->N * g->S * g->Ci * sizeof(float));
     g->yb = ss_cpu_al64((size_t)g->N * g->S * g->Co * sizeof(float));
     g->ub = ss_cpu_al64((size_t)64 * g->Ci * g->Co * sizeof(float));
     g->bb = ss_cpu_al64((size_t)((g->N * g->S + BIAS_BLK - 1) / BIAS_BLK) * g->Co * sizeof(double));
-    g->chb = ss_cpu_al64((size_t)64 * g->tcf * (g->Ci + g->Co) * sizeof(float));
+    g->stg = ss_cpu_al64((size_t)g->rows * 4 * g->W * cmax * sizeof(float));
+    g->chb = ss_cpu_al64((size_t)64 * g->tcf * (g->Ci + g->Co) * sizeof(float)) + g->stg;
     g->wb = ss_cpu_al64((size_t)64 * g->tcw * (g->Ci + g->Co) * sizeof(float));
     return 1;
 }
@@ -126,11 +130,11 @@ int ss_cpu_conv_wg_match(const ss_op_args *a)
     return wg_geo(a, &g);
 }
 
-/* fixed part of the workspace: forward x, y, U; backward gy, x / dx, U, the
+/* fixed part of the workspace: forward x, U; backward gy, x, U, the
  * transformed weight gradient, bias partials, weight-gradient chunk */
 static size_t fixed_bytes(const wgeo *g, int bwd)
 {
-    return bwd ? g->yb + g->xb + 2 * g->ub + g->bb + g->wb : g->xb + g->yb + g->ub;
+    return bwd ? g->yb + g->xb + 2 * g->ub + g->bb + g->wb : g->xb + g->ub;
 }
 
 size_t ss_cpu_conv_wg_ws(const ss_op_args *a, int bwd)
@@ -176,9 +180,8 @@ WG_INLINE void tr8(const float *src, int64_t ss, float *dst, int64_t ds)
     }
 }
 
-/* [N][C][S] <-> [N][S][C] (C, S multiples of 8); to_cl: 1 NCS -> NSC */
-WG_TARGET static void transpose_cl(const float *src, float *dst, int N, int C, int64_t S, int to_cl,
-                                   int P)
+/* [N][C][S] -> [N][S][C] (C, S multiples of 8) */
+WG_TARGET static void to_cl(const float *src, float *dst, int N, int C, int64_t S, int P)
 {
     const int64_t blocks = (S + 63) / 64;
 #pragma omp parallel for num_threads(P) schedule(static)
@@ -187,12 +190,8 @@ WG_TARGET static void transpose_cl(const float *src, float *dst, int N, int C, i
         const float *s = src + n * C * S;
         float *d = dst + n * C * S;
         for (int c = 0; c < C; c += 8) /* a channel's cache line twice in a row */
-            for (int64_t v = s0; v < s1; v += 8) {
-                if (to_cl)
-                    tr8(s + c * S + v, S, d + v * C + c, C);
-                else
-                    tr8(s + v * C + c, C, d + c * S + v, S);
-            }
+            for (int64_t v = s0; v < s1; v += 8)
+                tr8(s + c * S + v, S, d + v * C + c, C);
     }
 }
 
@@ -295,13 +294,12 @@ WG_TARGET static void itrans(const wgeo *g, const float *xc, int C, tile t, floa
     itile(base, sa, sb, C, mask, V, vs);
 }
 
-/* A^T of a tile's 64 GEMM results M[p * ms + c] (C channels) -> the 2x2x2
- * output voxels in channels-last yc, plus the bias when given */
-WG_TARGET static void otrans(const wgeo *g, const float *M, int64_t ms, int C, const float *bias,
-                             float *yc, tile t)
+/* A^T of a tile's 64 GEMM results M[p * ms + c] (C channels) -> its 2x2x2
+ * output voxels, channels-last: voxel (d, h, w) at dst + d*sa + h*sb + w*C,
+ * plus the bias when given */
+WG_TARGET static void otrans(const float *M, int64_t ms, int C, const float *bias, float *dst,
+                             int64_t sa, int64_t sb)
 {
-    const int64_t sb = (int64_t)g->W * C, sa = (int64_t)g->H * sb;
-    float *dst = yc + (((int64_t)t.n * g->D + 2 * t.td) * g->H + 2 * t.th) * sb + 2 * (int64_t)t.tw * C;
     for (int c = 0; c < C; c += 16) {
         v16 tmp[4][4];
 #pragma GCC unroll 4
@@ -484,26 +482,47 @@ WG_TARGET static void gemm(int rows, int cols, const float *A, int64_t rs, int64
 
 /* ---- passes ---------------------------------------------------------------- */
 
-/* y (channels-last, Cout) = convolution of xc (channels-last, Cin) with the
- * transformed weights U [64][Cin][Cout], plus bias */
-static void conv_core(const wgeo *g, const float *xc, int Cin, const float *U, int Cout,
-                      const float *bias, float *yc, char *chunks, int P)
+/* y (NCDHW, Cout) = convolution of xc (channels-last, Cin) with the
+ * transformed weights U [64][Cin][Cout], plus bias. A chunk is a run of whole
+ * tile rows, so its outputs are whole rows of y: they are gathered
+ * channels-last in the thread's staging buffer and transposed into place. */
+WG_TARGET static void conv_core(const wgeo *g, const float *xc, int Cin, const float *U, int Cout,
+                                const float *bias, float *y, char *chunks, int P)
 {
-    const int tc = g->tcf;
-    const int64_t nch = (g->T + tc - 1) / tc;
+    const int TW = g->W / 2, W = g->W, tc = g->tcf;
+    const int64_t rows = g->T / TW, nch = (rows + g->rows - 1) / g->rows, S = g->S;
+    const int64_t rs = (int64_t)W * Cout; /* one output row in staging */
 #pragma omp parallel for num_threads(P) schedule(static)
     for (int64_t ch = 0; ch < nch; ch++) {
         float *V = (float *)(chunks + (size_t)omp_get_thread_num() * g->chb);
-        float *M = V + (int64_t)64 * tc * Cin;
-        int64_t t0 = ch * tc;
-        int nt = (int)(g->T - t0 < tc ? g->T - t0 : tc);
+        float *M = V + (int64_t)64 * tc * Cin, *stg = M + (int64_t)64 * tc * Cout;
+        const int64_t t0 = ch * tc;
+        const int nr = (int)(rows - ch * g->rows < g->rows ? rows - ch * g->rows : g->rows);
+        const int nt = nr * TW;
         for (int i = 0; i < nt; i++)
             itrans(g, xc, Cin, tile_of(g, t0 + i), V + (int64_t)i * 64 * Cin, Cin);
         for (int p = 0; p < 64; p++)
             gemm(nt, Cout, V + (int64_t)p * Cin, 64 * (int64_t)Cin, 1, U + (int64_t)p * Cin * Cout,
                  Cout, Cin, M + (int64_t)p * Cout, 64 * (int64_t)Cout, 0);
+        /* staging row (r, dd, hh) of the chunk at stg + ((r*2 + dd)*2 + hh) * rs */
         for (int i = 0; i < nt; i++)
-            otrans(g, M + (int64_t)i * 64 * Cout, Cout, Cout, bias, yc, tile_of(g, t0 + i));
+            otrans(M + (int64_t)i * 64 * Cout, Cout, Cout, bias,
+                   stg + (int64_t)(i / TW) * 4 * rs + (int64_t)(i % TW) * 2 * Cout, 2 * rs, rs);
+        const int W8 = W / 8 * 8;
+        for (int r = 0; r < nr; r++) {
+            tile t = tile_of(g, t0 + (int64_t)r * TW);
+            for (int j = 0; j < 4; j++) {
+                const float *src = stg + ((int64_t)r * 4 + j) * rs;
+                int d = 2 * t.td + (j >> 1), h = 2 * t.th + (j & 1);
+                float *out = y + (int64_t)t.n * Cout * S + ((int64_t)d * g->H + h) * W;
+                for (int c = 0; c < Cout; c += 8)
+                    for (int w = 0; w < W8; w += 8)
+                        tr8(src + (int64_t)w * Cout + c, Cout, out + c * S + w, S);
+                for (int w = W8; w < W; w++)
+                    for (int c = 0; c < Cout; c++)
+                        out[c * S + w] = src[(int64_t)w * Cout + c];
+            }
+        }
     }
 }
 
@@ -576,12 +595,11 @@ int ss_cpu_conv_wg_fwd(const ss_op_args *a)
     if (!P)
         return 1;
     char *ws = a->ws;
-    float *xc = (float *)ws, *yc = (float *)(ws + g.xb), *U = (float *)(ws + g.xb + g.yb);
+    float *xc = (float *)ws, *U = (float *)(ws + g.xb);
     char *chunks = ws + fixed_bytes(&g, 0);
-    transpose_cl(a->x[0], xc, g.N, g.Ci, g.S, 1, P);
+    to_cl(a->x[0], xc, g.N, g.Ci, g.S, P);
     wtrans(a->x[1], U, g.Ci, g.Co, 0, P);
-    conv_core(&g, xc, g.Ci, U, g.Co, a->n_in == 3 ? a->x[2] : NULL, yc, chunks, P);
-    transpose_cl(yc, a->y[0], g.N, g.Co, g.S, 0, P);
+    conv_core(&g, xc, g.Ci, U, g.Co, a->n_in == 3 ? a->x[2] : NULL, a->y[0], chunks, P);
     return 0;
 }
 
@@ -598,14 +616,13 @@ int ss_cpu_conv_wg_bwd(const ss_op_args *a)
     double *bparts = (double *)(ws + g.yb + g.xb + 2 * g.ub);
     float *wchunk = (float *)(ws + g.yb + g.xb + 2 * g.ub + g.bb);
     char *chunks = ws + fixed_bytes(&g, 1);
-    transpose_cl(a->gy[0], gyc, g.N, g.Co, g.S, 1, P);
+    to_cl(a->gy[0], gyc, g.N, g.Co, g.S, P);
     if (gx) {
         wtrans(a->x[1], U, g.Co, g.Ci, 1, P);
-        conv_core(&g, gyc, g.Co, U, g.Ci, NULL, xc, chunks, P);
-        transpose_cl(xc, gx, g.N, g.Ci, g.S, 0, P);
+        conv_core(&g, gyc, g.Co, U, g.Ci, NULL, gx, chunks, P);
     }
     if (gw) {
-        transpose_cl(a->x[0], xc, g.N, g.Ci, g.S, 1, P);
+        to_cl(a->x[0], xc, g.N, g.Ci, g.S, P);
         wgrad(&g, xc, gyc, C, wchunk, P);
         wtrans_back(C, gw, g.Co, g.Ci, P);
     }
