@@ -17,9 +17,11 @@
  *
  * Data: x (and gy) are first transposed to channels-last in the workspace, so
  * the transforms run on 16-channel vectors (AVX-512, checked at run time;
- * otherwise oneDNN runs the op). Tiles are cut into chunks; a thread
- * transforms a chunk's tiles into [64 positions][tiles][channels], runs the 64
- * GEMMs with an AVX2 + FMA register-blocked kernel and transforms back. The
+ * otherwise oneDNN runs the op). For the forward (and the input gradient) a
+ * thread takes a chunk of whole tile rows, transforms its tiles into
+ * [tiles][64 positions][channels], runs the 64 GEMMs with an AVX2 + FMA
+ * register-blocked kernel, transforms back into a channels-last staging of
+ * the chunk's output rows and transposes those into the NCDHW output. The
  * weight gradient takes the chunks one after the other (threads share a
  * chunk's tiles, then its positions) and adds them per position in chunk
  * order, the bias gradient fixed blocks of voxels in order: results do not
