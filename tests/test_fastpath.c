@@ -217,9 +217,13 @@ static void conv_case_mask(const ccfg *c, uint64_t seed, int s2on, unsigned mask
              ss_cpu_conv_wg_available();
     for (int j = 0; j < 3; j++)
         wg = wg && c->k[j] == 3 && c->s[j] == 1 && c->p[j] == 1 && c->in[j] % 2 == 0;
-    if (wg) {
-        ck_assert_msg(ran_wg == 2, "Winograd path ran %ld passes, expected 2", ran_wg);
-        ck_assert_msg(ran == 0 && ran_c1 == 0 && ran_s2 == 0, "another path ran beside Winograd");
+    if (wg) { /* the backward of 128 x 128 channels or more is oneDNN's */
+        int wg_bwd = c->Ci * c->Co < 128 * 128;
+        ck_assert_msg(ran_wg == 1 + wg_bwd, "Winograd path ran %ld passes, expected %d", ran_wg,
+                      1 + wg_bwd);
+        ck_assert_msg(ran_c1 == 0 && ran_s2 == 0, "another path ran beside Winograd");
+        ck_assert_msg(wg_bwd ? ran == 0 : ran >= 2, "oneDNN ran %ld primitives beside Winograd",
+                      ran);
         ss_cpu_conv_set_s2(1);
         fc_free(&f);
         return;
@@ -475,21 +479,23 @@ END_TEST
  * forward chunks with a partial last one and several weight-gradient chunks
  * (the last case: 512 tiles, 30 per forward and 128 per weight-gradient
  * chunk), no bias; every gradient subset; the same shapes with the path
- * disabled. 16 -> 16 convolutions stay with oneDNN (the
- * conv cases above and the last case here, all gradients). */
+ * disabled. 16 -> 16 convolutions stay with oneDNN (the conv cases above and
+ * the fifth case here), and so does the backward of 128 -> 128 (the last
+ * case); those two with all gradients. */
 static const ccfg g_wgs[] = {
     {0, 2, 16, 48, {4, 6, 8}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
     {0, 1, 32, 32, {2, 4, 2}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 0, 1, 0},
     {0, 3, 48, 16, {6, 2, 4}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
     {0, 2, 32, 32, {8, 16, 16}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
     {0, 2, 16, 16, {6, 8, 4}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
+    {0, 1, 128, 128, {2, 4, 4}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 1, 0},
 };
 
 START_TEST(test_fast_conv_wg)
 {
     static const unsigned masks[] = {1u, 2u, 4u, 6u, 3u, 7u};
     const ccfg *c = &g_wgs[_i];
-    if (c->Ci + c->Co < 64) /* not a Winograd shape: oneDNN, all gradients */
+    if (c->Ci + c->Co < 64 || c->Ci * c->Co >= 128 * 128) /* (partly) oneDNN: all gradients */
         conv_case_mask(c, 1780 + (uint64_t)_i, 1, 0);
     else
         subsets_then_off(c, masks, 6, 1700 + (uint64_t)(10 * _i), ss_cpu_conv_set_wg, &g_wgon);
@@ -990,7 +996,7 @@ Suite *suite_fastpath(void)
     tcase_add_test(tc, test_fast_conv_s2_threads);
     tcase_add_loop_test(tc, test_fast_conv_c1, 0, 4);
     tcase_add_test(tc, test_fast_conv_c1_threads);
-    tcase_add_loop_test(tc, test_fast_conv_wg, 0, 5);
+    tcase_add_loop_test(tc, test_fast_conv_wg, 0, 6);
     tcase_add_test(tc, test_fast_conv_wg_threads);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("eltwise");

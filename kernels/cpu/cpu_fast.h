@@ -80,11 +80,12 @@ long ss_cpu_conv_c1_calls(void);
 /* CONV 3x3x3, stride 1, pad 1, input and output channels multiples of 16,
  * even D, H, W (V-Net's ConvBlocks) by Winograd F(2x2x2, 3x3x3) with AVX-512
  * transforms (kernels/cpu/fast_conv_wg.c), dispatched from the functions
- * above before oneDNN: forward and every backward gradient. match: 1 when the
- * op has that form, the path is enabled and the CPU has AVX-512F/VL, AVX2 and
- * FMA; fwd / bwd: 0 when they ran, 1 when the caller must use another path
- * (workspace too small). */
-int ss_cpu_conv_wg_match(const ss_op_args *a);
+ * above before oneDNN: forward and every backward gradient (the backward only
+ * below 128 x 128 channels). match: 1 when the op's forward (bwd = 0) or
+ * backward (bwd = 1) has that form, the path is enabled and the CPU has
+ * AVX-512F/VL, AVX2 and FMA; fwd / bwd: 0 when they ran, 1 when the caller
+ * must use another path (workspace too small). */
+int ss_cpu_conv_wg_match(const ss_op_args *a, int bwd);
 int ss_cpu_conv_wg_available(void);
 size_t ss_cpu_conv_wg_ws(const ss_op_args *a, int bwd);
 int ss_cpu_conv_wg_fwd(const ss_op_args *a);

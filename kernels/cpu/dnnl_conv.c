@@ -714,7 +714,7 @@ static int fwd_any(const ss_op_args *a)
         return rc;
     if (ss_cpu_conv_c1_match(a) && !ss_cpu_conv_c1_fwd(a))
         return SS_OK;
-    if (ss_cpu_conv_wg_match(a) && !ss_cpu_conv_wg_fwd(a))
+    if (ss_cpu_conv_wg_match(a, 0) && !ss_cpu_conv_wg_fwd(a))
         return SS_OK;
     if (try_run(get(a, DIR_FWD), a, 0, &rc))
         return ss_op_get(a->kind)->fwd(a);
@@ -733,7 +733,7 @@ static int bwd_any(const ss_op_args *a)
         return rc;
     if (!a->gx[0] && ss_cpu_conv_c1_match(a) && !ss_cpu_conv_c1_bwd(a))
         return SS_OK;
-    if (ss_cpu_conv_wg_match(a) && !ss_cpu_conv_wg_bwd(a))
+    if (ss_cpu_conv_wg_match(a, 1) && !ss_cpu_conv_wg_bwd(a))
         return SS_OK;
     int want_b = a->n_in == 3 && a->gx[2];
     if (want_b && !a->gx[1])
@@ -778,7 +778,7 @@ size_t ss_cpu_conv_ws(const ss_op_args *a, int bwd)
         return 0;
     if (ss_cpu_conv_s2_match(a))
         return ss_cpu_conv_s2_ws(a, bwd);
-    if (ss_cpu_conv_wg_match(a))
+    if (ss_cpu_conv_wg_match(a, bwd))
         return ss_cpu_conv_wg_ws(a, bwd);
     size_t w = dnnl_ws(a, bwd), c1 = ss_cpu_conv_c1_ws(a, bwd);
     return c1 > w ? c1 : w;

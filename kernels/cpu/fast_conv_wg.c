@@ -27,7 +27,8 @@
  * order, the bias gradient fixed blocks of voxels in order: results do not
  * depend on the thread count. Everything lives in the op's workspace.
  * Convolutions with fewer than 64 channels on both sides together stay with
- * oneDNN (see wg_geo). */
+ * oneDNN, and so does the backward of those with 128 x 128 channels or more
+ * (see wg_geo). */
 #include "cpu_fast.h"
 
 #include "../error.h"
@@ -45,7 +46,8 @@ enum {
     MR = 6,           /* GEMM kernel rows */
     BIAS_BLK = 2048,  /* voxels per bias-gradient partial */
     CHUNK_BYTES = 512 * 1024, /* forward chunk buffers per thread */
-    WCHUNK_BYTES = 2 << 20    /* weight-gradient chunk buffers (shared) */
+    WCHUNK_BYTES = 2 << 20,   /* weight-gradient chunk buffers per thread */
+    GROUPS = 4                /* weight-gradient partial sums */
 };
 
 static long g_wg_calls;
@@ -73,16 +75,17 @@ typedef struct wgeo {
     int64_t S, T;     /* voxels per item and channel; tiles */
     int rows;         /* tile rows (n, td, th; W/2 tiles each) per forward chunk */
     int tcf;          /* tiles per forward chunk: rows * W/2 */
-    int tcw;          /* tiles per weight-gradient chunk */
+    int tcw;          /* tiles per weight-gradient chunk (every group gets one) */
     size_t xb, yb;    /* channels-last x (and dx) / gy (and y) bytes */
     size_t ub;        /* transformed weights (and weight gradient) */
     size_t bb;        /* bias-gradient partials */
     size_t stg;       /* output rows of a forward chunk, channels-last */
     size_t chb;       /* forward chunk buffers of one thread (with stg) */
-    size_t wb;        /* weight-gradient chunk buffers */
+    size_t wb;        /* weight-gradient chunk buffers of one thread */
+    size_t thr;       /* per-thread workspace of the pass being run */
 } wgeo;
 
-static int wg_geo(const ss_op_args *a, wgeo *g)
+static int wg_geo(const ss_op_args *a, int bwd, wgeo *g)
 {
     if (a->kind != SS_OP_CONV || a->n_in < 2 || !wg_enabled() || !ss_cpu_conv_wg_available())
         return 0;
@@ -107,6 +110,12 @@ static int wg_geo(const ss_op_args *a, wgeo *g)
      * (26.8 vs 38.2 ms forward at 2x16x48x64x64 on the development machine) */
     if (g->Ci + g->Co < 64)
         return 0;
+    /* 128 x 128 channels and more (V-Net's 8x8x6 level): few tiles, large
+     * partial weight gradients; oneDNN's backward is as fast or faster there
+     * (6.1 ms against 6.3-7.5 for both gradients at 2x128x6x8x8), the
+     * forward is not (2.9 against 1.8 ms) */
+    if (bwd && g->Ci * g->Co >= 128 * 128)
+        return 0;
     g->S = (int64_t)g->D * g->H * g->W;
     g->T = (int64_t)g->N * (g->S / 8);
     int cmax = g->Ci > g->Co ? g->Ci : g->Co;
@@ -115,7 +124,8 @@ static int wg_geo(const ss_op_args *a, wgeo *g)
         g->rows = 1;
     g->tcf = g->rows * (g->W / 2);
     int64_t tw = WCHUNK_BYTES / (64 * sizeof(float) * (size_t)(g->Ci + g->Co));
-    g->tcw = (int)(tw > g->T ? g->T : tw < 1 ? 1 : tw);
+    int64_t per_group = (g->T + GROUPS - 1) / GROUPS;
+    g->tcw = (int)(tw > per_group ? per_group : tw < 1 ? 1 : tw);
     g->xb = ss_cpu_al64((size_t)g->N * g->S * g->Ci * sizeof(float));
     g->yb = ss_cpu_al64((size_t)g->N * g->S * g->Co * sizeof(float));
     g->ub = ss_cpu_al64((size_t)64 * g->Ci * g->Co * sizeof(float));
@@ -126,34 +136,42 @@ static int wg_geo(const ss_op_args *a, wgeo *g)
     return 1;
 }
 
-int ss_cpu_conv_wg_match(const ss_op_args *a)
+int ss_cpu_conv_wg_match(const ss_op_args *a, int bwd)
 {
     wgeo g;
-    return wg_geo(a, &g);
+    return wg_geo(a, bwd, &g);
 }
 
 /* fixed part of the workspace: forward x, U; backward gy, x, U, the
- * transformed weight gradient, bias partials, weight-gradient chunk */
+ * transformed weight gradient and its group partials, bias partials */
 static size_t fixed_bytes(const wgeo *g, int bwd)
 {
-    return bwd ? g->yb + g->xb + 2 * g->ub + g->bb + g->wb : g->xb + g->ub;
+    return bwd ? g->yb + g->xb + (2 + GROUPS) * g->ub + g->bb : g->xb + g->ub;
+}
+
+/* workspace of one thread: forward chunk buffers; backward also the
+ * weight-gradient chunk buffers (used one after the other) */
+static size_t thread_bytes(const wgeo *g, int bwd)
+{
+    return bwd && g->wb > g->chb ? g->wb : g->chb;
 }
 
 size_t ss_cpu_conv_wg_ws(const ss_op_args *a, int bwd)
 {
     wgeo g;
-    if (!wg_geo(a, &g))
+    if (!wg_geo(a, bwd, &g))
         return 0;
     int p = omp_get_max_threads();
-    return fixed_bytes(&g, bwd) + (size_t)(p < 1 ? 1 : p) * g.chb;
+    return fixed_bytes(&g, bwd) + (size_t)(p < 1 ? 1 : p) * thread_bytes(&g, bwd);
 }
 
 /* threads the workspace holds chunk buffers for (0: too small) */
-static int n_threads(const wgeo *g, const ss_op_args *a, size_t fixed)
+static int n_threads(const wgeo *g, const ss_op_args *a, int bwd)
 {
-    if (!a->ws || a->ws_size < fixed + g->chb)
+    const size_t fixed = fixed_bytes(g, bwd), per = thread_bytes(g, bwd);
+    if (!a->ws || a->ws_size < fixed + per)
         return 0;
-    size_t fit = (a->ws_size - fixed) / g->chb;
+    size_t fit = (a->ws_size - fixed) / per;
     int p = omp_get_max_threads();
     return (size_t)p > fit ? (int)fit : p;
 }
@@ -496,7 +514,7 @@ WG_TARGET static void conv_core(const wgeo *g, const float *xc, int Cin, const f
     const int64_t rs = (int64_t)W * Cout; /* one output row in staging */
 #pragma omp parallel for num_threads(P) schedule(static)
     for (int64_t ch = 0; ch < nch; ch++) {
-        float *V = (float *)(chunks + (size_t)omp_get_thread_num() * g->chb);
+        float *V = (float *)(chunks + (size_t)omp_get_thread_num() * g->thr);
         float *M = V + (int64_t)64 * tc * Cin, *stg = M + (int64_t)64 * tc * Cout;
         const int64_t t0 = ch * tc;
         const int nr = (int)(rows - ch * g->rows < g->rows ? rows - ch * g->rows : g->rows);
@@ -529,28 +547,43 @@ WG_TARGET static void conv_core(const wgeo *g, const float *xc, int Cin, const f
 }
 
 /* transformed weight gradient C[p][co][ci] = sum over tiles of Y[p][t][co]
- * X[p][t][ci]: per chunk of tiles the threads transform the tiles, then take
- * positions; each C[p] adds the chunks in order, so the sum does not depend
- * on the thread count */
-static void wgrad(const wgeo *g, const float *xc, const float *gyc, float *C, float *V, int P)
+ * X[p][t][ci]. The chunks of tiles are split into GROUPS fixed runs; a thread
+ * takes a group, sums its chunks in order into the group's partial (its own
+ * chunk buffers, no synchronisation), and the partials are added in group
+ * order: the sum does not depend on the thread count. parts: GROUPS partials
+ * of pstride floats after C. */
+static void wgrad(const wgeo *g, const float *xc, const float *gyc, float *C, int64_t pstride,
+                  char *chunks, int P)
 {
     const int Ci = g->Ci, Co = g->Co, tc = g->tcw;
-    float *Y = V + (int64_t)64 * tc * Ci;
-    const int64_t nch = (g->T + tc - 1) / tc;
-#pragma omp parallel num_threads(P)
-    for (int64_t ch = 0; ch < nch; ch++) {
-        const int64_t t0 = ch * tc;
-        const int nt = (int)(g->T - t0 < tc ? g->T - t0 : tc);
-#pragma omp for schedule(static)
-        for (int i = 0; i < nt; i++) {
-            tile t = tile_of(g, t0 + i);
-            itrans(g, xc, Ci, t, V + (int64_t)i * Ci, (int64_t)tc * Ci);
-            ytrans(g, gyc, Co, t, Y + (int64_t)i * Co, (int64_t)tc * Co);
+    const int64_t nch = (g->T + tc - 1) / tc, n = (int64_t)64 * Co * Ci;
+    float *parts = C + pstride;
+#pragma omp parallel for num_threads(P) schedule(dynamic, 1)
+    for (int gi = 0; gi < GROUPS; gi++) {
+        float *V = (float *)(chunks + (size_t)omp_get_thread_num() * g->thr);
+        float *Y = V + (int64_t)64 * tc * Ci, *Cg = parts + gi * pstride;
+        const int64_t c0 = nch * gi / GROUPS, c1 = nch * (gi + 1) / GROUPS;
+        if (c0 == c1)
+            memset(Cg, 0, (size_t)n * sizeof(float));
+        for (int64_t ch = c0; ch < c1; ch++) {
+            const int64_t t0 = ch * tc;
+            const int nt = (int)(g->T - t0 < tc ? g->T - t0 : tc);
+            for (int i = 0; i < nt; i++) {
+                tile t = tile_of(g, t0 + i);
+                itrans(g, xc, Ci, t, V + (int64_t)i * Ci, (int64_t)tc * Ci);
+                ytrans(g, gyc, Co, t, Y + (int64_t)i * Co, (int64_t)tc * Co);
+            }
+            for (int p = 0; p < 64; p++)
+                gemm(Co, Ci, Y + (int64_t)p * tc * Co, 1, Co, V + (int64_t)p * tc * Ci, Ci, nt,
+                     Cg + (int64_t)p * Co * Ci, Ci, ch > c0);
         }
-#pragma omp for schedule(static)
-        for (int p = 0; p < 64; p++)
-            gemm(Co, Ci, Y + (int64_t)p * tc * Co, 1, Co, V + (int64_t)p * tc * Ci, Ci, nt,
-                 C + (int64_t)p * Co * Ci, Ci, ch > 0);
+    }
+#pragma omp parallel for num_threads(P) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float s = parts[i];
+        for (int gi = 1; gi < GROUPS; gi++)
+            s += parts[gi * pstride + i];
+        C[i] = s;
     }
 }
 
@@ -582,9 +615,10 @@ WG_TARGET static void bias_grad(const wgeo *g, const float *gyc, double *parts, 
 /* threads for the pass (0: the caller must use another path); counts the pass */
 static int begin(const ss_op_args *a, wgeo *g, int bwd)
 {
-    if (!wg_geo(a, g))
+    if (!wg_geo(a, bwd, g))
         return 0;
-    const int P = n_threads(g, a, fixed_bytes(g, bwd));
+    g->thr = thread_bytes(g, bwd);
+    const int P = n_threads(g, a, bwd);
     if (P)
         __atomic_add_fetch(&g_wg_calls, 1, __ATOMIC_RELAXED);
     return P;
@@ -615,8 +649,7 @@ int ss_cpu_conv_wg_bwd(const ss_op_args *a)
     char *ws = a->ws;
     float *gyc = (float *)ws, *xc = (float *)(ws + g.yb), *U = (float *)(ws + g.yb + g.xb);
     float *C = (float *)(ws + g.yb + g.xb + g.ub);
-    double *bparts = (double *)(ws + g.yb + g.xb + 2 * g.ub);
-    float *wchunk = (float *)(ws + g.yb + g.xb + 2 * g.ub + g.bb);
+    double *bparts = (double *)(ws + g.yb + g.xb + (2 + GROUPS) * g.ub);
     char *chunks = ws + fixed_bytes(&g, 1);
     to_cl(a->gy[0], gyc, g.N, g.Co, g.S, P);
     if (gx) {
@@ -625,7 +658,7 @@ int ss_cpu_conv_wg_bwd(const ss_op_args *a)
     }
     if (gw) {
         to_cl(a->x[0], xc, g.N, g.Ci, g.S, P);
-        wgrad(&g, xc, gyc, C, wchunk, P);
+        wgrad(&g, xc, gyc, C, (int64_t)(g.ub / sizeof(float)), chunks, P);
         wtrans_back(C, gw, g.Co, g.Ci, P);
     }
     if (gb)
