@@ -502,6 +502,16 @@ START_TEST(test_fast_conv_wg)
 }
 END_TEST
 
+/* Several weight-gradient chunks per group (1024 tiles, 128 per chunk, two
+ * chunks in each of the four groups): all gradients against the reference. */
+START_TEST(test_fast_conv_wg_chunks)
+{
+    static const ccfg c = {0, 2, 32, 32, {8, 16, 32}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0},
+                           1, 1, 0};
+    conv_case_mask(&c, 1795, 1, 0);
+}
+END_TEST
+
 /* A CONV (x, w, b shapes xs) run forward and backward (gradients in mask)
  * with 1 and then 3 threads: the path counted by calls runs both passes each
  * time and the output and gradients are bit-identical. */
@@ -998,6 +1008,7 @@ Suite *suite_fastpath(void)
     tcase_add_test(tc, test_fast_conv_c1_threads);
     tcase_add_loop_test(tc, test_fast_conv_wg, 0, 6);
     tcase_add_test(tc, test_fast_conv_wg_threads);
+    tcase_add_test(tc, test_fast_conv_wg_chunks);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("eltwise");
     tcase_add_loop_test(te, test_fast_relu, 0, 3);
