@@ -22,8 +22,8 @@
  * [tiles][64 positions][channels], runs the 64 GEMMs with an AVX2 + FMA
  * register-blocked kernel, transforms back into a channels-last staging of
  * the chunk's output rows and transposes those into the NCDHW output. The
- * weight gradient takes the chunks one after the other (threads share a
- * chunk's tiles, then its positions) and adds them per position in chunk
+ * weight gradient splits its chunks into four fixed groups, sums each group's
+ * chunks in order into the group's own partial and adds the partials in group
  * order, the bias gradient fixed blocks of voxels in order: results do not
  * depend on the thread count. Everything lives in the op's workspace.
  * Convolutions with fewer than 64 channels on both sides together stay with
