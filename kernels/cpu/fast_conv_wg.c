@@ -76,7 +76,7 @@ typedef struct wgeo {
     int rows;         /* tile rows (n, td, th; W/2 tiles each) per forward chunk */
     int tcf;          /* tiles per forward chunk: rows * W/2 */
     int tcw;          /* tiles per weight-gradient chunk (every group gets one) */
-    size_t xb, yb;    /* channels-last x (and dx) / gy (and y) bytes */
+    size_t xb, yb;    /* channels-last x / gy bytes */
     size_t ub;        /* transformed weights (and weight gradient) */
     size_t bb;        /* bias-gradient partials */
     size_t stg;       /* output rows of a forward chunk, channels-last */
@@ -142,11 +142,11 @@ int ss_cpu_conv_wg_match(const ss_op_args *a, int bwd)
     return wg_geo(a, bwd, &g);
 }
 
-/* fixed part of the workspace: forward x, U; backward gy, x, U, the
- * transformed weight gradient and its group partials, bias partials */
+/* fixed part of the workspace: forward x, U; backward gy, x, U, the group
+ * partials of the transformed weight gradient, bias partials */
 static size_t fixed_bytes(const wgeo *g, int bwd)
 {
-    return bwd ? g->yb + g->xb + (2 + GROUPS) * g->ub + g->bb : g->xb + g->ub;
+    return bwd ? g->yb + g->xb + (1 + GROUPS) * g->ub + g->bb : g->xb + g->ub;
 }
 
 /* workspace of one thread: forward chunk buffers; backward also the
@@ -550,14 +550,13 @@ WG_TARGET static void conv_core(const wgeo *g, const float *xc, int Cin, const f
  * X[p][t][ci]. The chunks of tiles are split into GROUPS fixed runs; a thread
  * takes a group, sums its chunks in order into the group's partial (its own
  * chunk buffers, no synchronisation), and the partials are added in group
- * order: the sum does not depend on the thread count. parts: GROUPS partials
- * of pstride floats after C. */
-static void wgrad(const wgeo *g, const float *xc, const float *gyc, float *C, int64_t pstride,
+ * order into the first: the sum does not depend on the thread count. parts:
+ * GROUPS partials, pstride floats apart; the result is parts[0..). */
+static void wgrad(const wgeo *g, const float *xc, const float *gyc, float *parts, int64_t pstride,
                   char *chunks, int P)
 {
     const int Ci = g->Ci, Co = g->Co, tc = g->tcw;
     const int64_t nch = (g->T + tc - 1) / tc, n = (int64_t)64 * Co * Ci;
-    float *parts = C + pstride;
 #pragma omp parallel for num_threads(P) schedule(dynamic, 1)
     for (int gi = 0; gi < GROUPS; gi++) {
         float *V = (float *)(chunks + (size_t)omp_get_thread_num() * g->thr);
@@ -583,7 +582,7 @@ static void wgrad(const wgeo *g, const float *xc, const float *gyc, float *C, in
         float s = parts[i];
         for (int gi = 1; gi < GROUPS; gi++)
             s += parts[gi * pstride + i];
-        C[i] = s;
+        parts[i] = s;
     }
 }
 
@@ -648,8 +647,8 @@ int ss_cpu_conv_wg_bwd(const ss_op_args *a)
         return 1;
     char *ws = a->ws;
     float *gyc = (float *)ws, *xc = (float *)(ws + g.yb), *U = (float *)(ws + g.yb + g.xb);
-    float *C = (float *)(ws + g.yb + g.xb + g.ub);
-    double *bparts = (double *)(ws + g.yb + g.xb + (2 + GROUPS) * g.ub);
+    float *parts = (float *)(ws + g.yb + g.xb + g.ub); /* weight-gradient groups */
+    double *bparts = (double *)(ws + g.yb + g.xb + (1 + GROUPS) * g.ub);
     char *chunks = ws + fixed_bytes(&g, 1);
     to_cl(a->gy[0], gyc, g.N, g.Co, g.S, P);
     if (gx) {
@@ -658,8 +657,8 @@ int ss_cpu_conv_wg_bwd(const ss_op_args *a)
     }
     if (gw) {
         to_cl(a->x[0], xc, g.N, g.Ci, g.S, P);
-        wgrad(&g, xc, gyc, C, (int64_t)(g.ub / sizeof(float)), chunks, P);
-        wtrans_back(C, gw, g.Co, g.Ci, P);
+        wgrad(&g, xc, gyc, parts, (int64_t)(g.ub / sizeof(float)), chunks, P);
+        wtrans_back(parts, gw, g.Co, g.Ci, P);
     }
     if (gb)
         bias_grad(&g, gyc, bparts, gb, P);
